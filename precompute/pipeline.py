@@ -1,0 +1,103 @@
+"""Composes the precompute stages in order, inside one atomic DuckDB write.
+
+Reads like a recipe: resolve source -> ingest -> (later issues: embed -> topics ->
+clusters -> shifts). Each stage logs one line with its time and is skipped when its
+recorded input hash is unchanged (unless ``force``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Callable
+
+import duckdb
+
+from precompute import __version__
+from precompute.config import Settings
+from precompute.ingest import ingest_file
+from precompute.sources import ResolvedSource, resolve_source
+from precompute.store import (SCHEMA_VERSION, atomic_db, record_stage, stage_record,
+                              table_exists, write_core)
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class BuildReport:
+    source: ResolvedSource | None = None
+    stages: dict[str, dict] = field(default_factory=dict)  # name -> {seconds, skipped, summary}
+    ingest_summary: str = ""
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "thoughttrace-explorer": __version__}
+    for pkg in ("duckdb", "pandas", "sentence-transformers", "torch", "umap-learn",
+                "scikit-learn"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _hash(*parts: object) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(repr(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def stage_ingest(con: duckdb.DuckDBPyConnection, *, settings: Settings,
+                 source: ResolvedSource, log: Log, **_: object) -> dict:
+    """Validate the source file and (re)write the core tables when its content changed."""
+    from precompute.ingest import read_lines
+
+    _, sha = read_lines(source.path)
+    input_hash = _hash(sha, settings.strict, SCHEMA_VERSION, source.kind, source.label)
+    prev = stage_record(con, "ingest")
+    if (not settings.force and prev and prev["input_hash"] == input_hash
+            and table_exists(con, "conversations")):
+        return {"skipped": True, "summary": prev["summary"]}
+    result = ingest_file(source.path, strict=settings.strict, progress=settings.progress)
+    for problem in result.problems[:20]:
+        log(f"  {problem.severity}: {problem}")
+    if len(result.problems) > 20:
+        log(f"  ... and {len(result.problems) - 20} more (table ingest_problems)")
+    write_core(con, result, {
+        "source_kind": source.kind, "source": source.label, "source_file": str(source.path),
+        "fallback_reason": source.fallback_reason, "is_demo": source.is_demo,
+        "strict": settings.strict, "tool_version": __version__, "versions": versions(),
+    })
+    return {"skipped": False, "summary": result.summary(), "input_hash": input_hash,
+            "params": {"strict": settings.strict, "source": source.label}}
+
+
+#: Stage name -> function. Later issues append embed, topics, clusters, shifts.
+STAGES: dict[str, Callable[..., dict]] = {"ingest": stage_ingest}
+
+
+def build(settings: Settings, *, only: tuple[str, ...] | None = None, log: Log = print,
+          source: ResolvedSource | None = None, **stage_kwargs) -> BuildReport:
+    """Run the stages (all, or ``only`` those named) into ``settings.db`` atomically."""
+    report = BuildReport()
+    report.source = source or resolve_source(settings, log=log)
+    names = [n for n in STAGES if only is None or n in only]
+    with atomic_db(settings.db) as con:
+        for name in names:
+            t0 = time.perf_counter()
+            out = STAGES[name](con, settings=settings, source=report.source, log=log,
+                               **stage_kwargs)
+            seconds = time.perf_counter() - t0
+            if not out.get("skipped"):
+                record_stage(con, name, input_hash=out["input_hash"], params=out["params"],
+                             seconds=seconds, summary=out["summary"])
+            report.stages[name] = {"seconds": seconds, "skipped": bool(out.get("skipped")),
+                                   "summary": out["summary"]}
+            state = "unchanged, skipped" if out.get("skipped") else "done"
+            log(f"[{name}] {state} in {seconds:.2f}s: {out['summary']}")
+    return report
