@@ -1,0 +1,207 @@
+"""The one filter model shared by every page (no streamlit).
+
+`Filters` is a frozen dataclass of scalars and tuples, so it is hashable (a cache key),
+round-trips through URL query parameters, and turns into a parameterised SQL WHERE clause
+over `conversations` (alias ``c``). User values are always SQL parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Iterable, Mapping, Sequence
+
+MISSING = "(missing)"
+
+#: Multi-select facets: field name -> (URL key, SQL expression over conversations ``{a}``).
+FACETS: dict[str, tuple[str, str]] = {
+    "domains": ("domain", "{a}.domain"),
+    "subtopics": ("subtopic", "{a}.subtopic"),
+    "models": ("model", "{a}.model_name"),
+    "providers": ("provider", "{a}.model_provider"),
+    "age_brackets": ("age", "{a}.age_bracket"),
+    "genders": ("gender", "{a}.gender"),
+    "educations": ("edu", "{a}.education"),
+    "ai_frequencies": ("freq", "CAST({a}.ai_frequency AS VARCHAR)"),
+}
+#: Range facets: field name prefix -> (URL key, column).
+RANGES: dict[str, tuple[str, str]] = {
+    "messages": ("msgs", "n_messages"),
+    "thoughts": ("thoughts", "n_thoughts"),
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which conversations a view covers. Empty tuples / None mean "no restriction"."""
+
+    domains: tuple[str, ...] = ()
+    subtopics: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    age_brackets: tuple[str, ...] = ()
+    genders: tuple[str, ...] = ()
+    educations: tuple[str, ...] = ()
+    ai_frequencies: tuple[str, ...] = ()
+    messages_min: int | None = None
+    messages_max: int | None = None
+    thoughts_min: int | None = None
+    thoughts_max: int | None = None
+    labels_any: tuple[str, ...] = ()
+    seq_first: str | None = None
+    seq_then: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self == Filters()
+
+    def without(self, name: str) -> "Filters":
+        """The same filters minus one facet (for "how many would each option leave")."""
+        if name in RANGES:
+            return replace(self, **{f"{name}_min": None, f"{name}_max": None})
+        if name == "sequence":
+            return replace(self, seq_first=None, seq_then=None)
+        default = next(f.default for f in fields(self) if f.name == name)
+        return replace(self, **{name: default})
+
+    # ---- SQL -----------------------------------------------------------------------------
+    def where(self, alias: str = "c") -> tuple[str, list]:
+        """``(sql, params)``: a WHERE condition (``TRUE`` when empty) over conversations."""
+        conds: list[str] = []
+        params: list = []
+        for name, (_, column) in FACETS.items():
+            values = getattr(self, name)
+            if not values:
+                continue
+            col = column.format(a=alias)
+            real = [v for v in values if v != MISSING]
+            parts = []
+            if real:
+                parts.append(f"{col} IN ({', '.join('?' for _ in real)})")
+                params.extend(real)
+            if MISSING in values:
+                parts.append(f"{col} IS NULL")
+            conds.append("(" + " OR ".join(parts) + ")")
+        for name, (_, column) in RANGES.items():
+            lo, hi = getattr(self, f"{name}_min"), getattr(self, f"{name}_max")
+            if lo is not None:
+                conds.append(f"{alias}.{column} >= ?")
+                params.append(int(lo))
+            if hi is not None:
+                conds.append(f"{alias}.{column} <= ?")
+                params.append(int(hi))
+        if self.labels_any:
+            conds.append(f"EXISTS (SELECT 1 FROM thoughts ft WHERE ft.conv_id = {alias}.conv_id "
+                         f"AND ft.label IN ({', '.join('?' for _ in self.labels_any)}))")
+            params.extend(self.labels_any)
+        if self.seq_first and self.seq_then:
+            conds.append(
+                "EXISTS (SELECT 1 FROM thoughts sa JOIN thoughts sb ON sa.conv_id = sb.conv_id "
+                "AND (sb.turn > sa.turn OR (sb.turn = sa.turn AND sb.idx > sa.idx)) "
+                f"WHERE sa.conv_id = {alias}.conv_id AND sa.label = ? AND sb.label = ?)")
+            params.extend([self.seq_first, self.seq_then])
+        return (" AND ".join(conds) if conds else "TRUE"), params
+
+    # ---- URL -----------------------------------------------------------------------------
+    def to_query_params(self) -> dict[str, str | list[str]]:
+        out: dict[str, str | list[str]] = {}
+        for name, (key, _) in FACETS.items():
+            values = getattr(self, name)
+            if values:
+                out[key] = list(values)
+        for name, (key, _) in RANGES.items():
+            lo, hi = getattr(self, f"{name}_min"), getattr(self, f"{name}_max")
+            if lo is not None or hi is not None:
+                out[key] = f"{'' if lo is None else lo}-{'' if hi is None else hi}"
+        if self.labels_any:
+            out["label"] = list(self.labels_any)
+        if self.seq_first and self.seq_then:
+            out["seq"] = f"{self.seq_first}>{self.seq_then}"
+        return out
+
+    def describe(self, display: Mapping[str, str] | None = None) -> str:
+        """A short human-readable summary, e.g. for figure captions."""
+        display = display or {}
+        parts = []
+        for name, (key, _) in FACETS.items():
+            values = getattr(self, name)
+            if values:
+                parts.append(f"{key}: {', '.join(display.get(v, v) for v in values)}")
+        for name, (key, _) in RANGES.items():
+            lo, hi = getattr(self, f"{name}_min"), getattr(self, f"{name}_max")
+            if lo is not None or hi is not None:
+                parts.append(f"{key}: {'' if lo is None else lo}–{'' if hi is None else hi}")
+        if self.labels_any:
+            parts.append("has: " + ", ".join(display.get(v, v) for v in self.labels_any))
+        if self.seq_first and self.seq_then:
+            parts.append(f"{display.get(self.seq_first, self.seq_first)} → "
+                         f"{display.get(self.seq_then, self.seq_then)}")
+        return "; ".join(parts) if parts else "all conversations"
+
+
+FILTER_KEYS = frozenset([k for k, _ in FACETS.values()] + [k for k, _ in RANGES.values()]
+                        + ["label", "seq"])
+
+
+def _as_list(value: str | Sequence[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def from_query_params(params: Mapping[str, str | Sequence[str]],
+                      options: Mapping[str, Iterable[str]]) -> tuple[Filters, list[str]]:
+    """Parse URL parameters into Filters, dropping what is invalid or stale.
+
+    Args:
+        params: key -> value or list of values (as ``st.query_params.to_dict()`` /
+            ``get_all`` give them).
+        options: valid values per facet field name (``domains``, ``models``, ...) and for
+            ``labels``; values not among them are dropped with a notice.
+
+    Returns:
+        The filters and a list of human-readable notices about what was ignored.
+    """
+    notices: list[str] = []
+    kwargs: dict = {}
+    for name, (key, _) in FACETS.items():
+        if key not in params:
+            continue
+        valid = set(options.get(name, ())) | {MISSING}
+        values = _as_list(params[key])
+        good = tuple(dict.fromkeys(v for v in values if v in valid))
+        bad = [v for v in values if v not in valid]
+        if bad:
+            notices.append(f"ignored unknown {key} {', '.join(repr(b[:60]) for b in bad)}")
+        if good:
+            kwargs[name] = good
+    for name, (key, _) in RANGES.items():
+        if key not in params:
+            continue
+        raw = _as_list(params[key])[0]
+        lo_s, sep, hi_s = raw.partition("-")
+        try:
+            if not sep:
+                raise ValueError
+            lo = int(lo_s) if lo_s.strip() else None
+            hi = int(hi_s) if hi_s.strip() else None
+            if lo is not None and hi is not None and lo > hi:
+                raise ValueError
+        except ValueError:
+            notices.append(f"ignored {key}={raw[:40]!r} (expected a range like 4-20)")
+            continue
+        kwargs[f"{name}_min"], kwargs[f"{name}_max"] = lo, hi
+    labels = set(options.get("labels", ()))
+    if "label" in params:
+        values = _as_list(params["label"])
+        good = tuple(dict.fromkeys(v for v in values if v in labels))
+        if len(good) < len(values):
+            notices.append("ignored unknown label " + ", ".join(
+                repr(v[:60]) for v in values if v not in labels))
+        if good:
+            kwargs["labels_any"] = good
+    if "seq" in params:
+        raw = _as_list(params["seq"])[0]
+        first, sep, then = raw.partition(">")
+        if sep and first in labels and then in labels:
+            kwargs["seq_first"], kwargs["seq_then"] = first, then
+        else:
+            notices.append(f"ignored seq={raw[:60]!r} (expected LABEL>LABEL)")
+    return Filters(**kwargs), notices
