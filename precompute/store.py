@@ -82,6 +82,18 @@ def tmp_path_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.building-{os.getpid()}")
 
 
+def _remove_stale(path: Path) -> None:
+    """Remove temp files left by builds that were killed (their process is gone)."""
+    for tmp in path.parent.glob(f".{path.name}.building-*"):
+        pid = tmp.name.rsplit("-", 1)[-1].split(".")[0]
+        try:
+            os.kill(int(pid), 0)
+        except (ValueError, ProcessLookupError):
+            _remove(tmp)
+        except PermissionError:
+            pass
+
+
 def _remove(path: Path) -> None:
     for p in (path, Path(str(path) + ".wal")):
         try:
@@ -101,6 +113,7 @@ def atomic_db(path: Path, *, reuse_existing: bool = True) -> Iterator[duckdb.Duc
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_path_for(path)
+    _remove_stale(path)
     _remove(tmp)
     if reuse_existing and path.exists():
         shutil.copyfile(path, tmp)
