@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import state
+from components import sidebar, state
 
 PAGES = [
     ("pages/overview.py", "Overview", ":material/dashboard:"),
@@ -32,7 +32,9 @@ def run() -> None:
                    icon=":material/science:")
     pages = [st.Page(path, title=title, icon=icon, default=(i == 0))
              for i, (path, title, icon) in enumerate(PAGES)]
-    st.navigation(pages).run()
+    nav = st.navigation(pages)
+    sidebar.render()
+    nav.run()
 
 
 if __name__ == "__main__":

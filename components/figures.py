@@ -32,6 +32,7 @@ def length_histogram(counts: pd.DataFrame, median: float | None,
     fig.update_layout(template=TEMPLATE_NAME, title=title, xaxis_title="messages in the "
                       "conversation", yaxis_title="conversations", bargap=0.1, height=380,
                       showlegend=False)
+    fig.update_yaxes(tickformat=",d", rangemode="tozero")
     return fig
 
 

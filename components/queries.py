@@ -97,3 +97,62 @@ def stage_runs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         return pd.DataFrame(columns=["stage", "seconds", "finished_at", "summary"])
     return _df(con, "SELECT stage, seconds, finished_at, summary FROM stage_runs "
                     "ORDER BY finished_at")
+
+
+def facet_counts(con: duckdb.DuckDBPyConnection, filters: Filters, column: str
+                 ) -> pd.DataFrame:
+    """Conversations per value of one facet column (NULL as '(missing)') under ``filters``.
+
+    ``column`` is one of the SQL expressions in `components.filters.FACETS` (fixed strings
+    from code, never user input).
+    """
+    from components.filters import FACETS, MISSING
+
+    allowed = {expr for _, expr in FACETS.values()}
+    if column not in allowed:
+        raise ValueError(f"unknown facet column {column!r}")
+    where, params = filters.where("c")
+    expr = column.format(a="c")
+    return _df(con, f"""
+        SELECT coalesce({expr}, ?) AS value, count(*) AS n FROM conversations c
+        WHERE {where} GROUP BY 1 ORDER BY n DESC, value""", [MISSING, *params])
+
+
+def label_presence_counts(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """For each label, how many conversations under ``filters`` contain it."""
+    where, params = filters.where("c")
+    return _df(con, f"""
+        SELECT t.label AS value, count(DISTINCT t.conv_id) AS n FROM thoughts t
+        JOIN conversations c USING (conv_id) WHERE {where} GROUP BY 1""", params)
+
+
+def count_conversations(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
+    where, params = filters.where("c")
+    return con.execute(f"SELECT count(*) FROM conversations c WHERE {where}",
+                       params).fetchone()[0]
+
+
+def range_bounds(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
+    row = con.execute("SELECT min(n_messages), max(n_messages), min(n_thoughts), "
+                      "max(n_thoughts) FROM conversations").fetchone()
+    return {"messages": (row[0] or 0, row[1] or 0), "thoughts": (row[2] or 0, row[3] or 0)}
+
+
+def facet_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """All values of every facet in the DB (for validating URL parameters), plus labels
+    and the domain -> subtopics mapping under key ``subtopics_by_domain``."""
+    from components.filters import FACETS
+
+    out: dict[str, list] = {}
+    for name, (_, expr) in FACETS.items():
+        e = expr.format(a="c")
+        out[name] = [r[0] for r in con.execute(
+            f"SELECT DISTINCT {e} FROM conversations c WHERE {e} IS NOT NULL ORDER BY 1"
+        ).fetchall()]
+    out["labels"] = [r[0] for r in con.execute("SELECT code FROM labels ORDER BY sort_order"
+                                               ).fetchall()]
+    out["subtopics_by_domain"] = {}
+    for dom, sub in con.execute("SELECT DISTINCT domain, subtopic FROM conversations "
+                                "WHERE subtopic IS NOT NULL ORDER BY 1, 2").fetchall():
+        out["subtopics_by_domain"].setdefault(dom, []).append(sub)
+    return out

@@ -4,10 +4,9 @@ table, conversation lengths, reason and reaction counts, and where the data came
 import pandas as pd
 import streamlit as st
 
-from components import figures, state
-from components.filters import Filters
+from components import figures, sidebar, state
 
-filters: Filters = st.session_state.get("filters", Filters())
+filters = sidebar.current_filters()
 
 st.title("ThoughtTrace Explorer")
 st.caption("Multi-turn human–LLM conversations in which users annotated what they thought: "
@@ -20,7 +19,7 @@ for col, (key, label) in zip(cols, [("users", "Users"), ("conversations", "Conve
                                     ("models", "Models")]):
     col.metric(label, f"{totals[key]:,}")
 if not filters.is_empty:
-    st.caption(f"Filtered: {filters.describe()}")
+    st.caption(f"Filtered: {filters.describe(sidebar.display_names())}")
 if totals["conversations"] == 0:
     st.info("No conversations match the current filters. Loosen or reset them in the sidebar.")
     st.stop()

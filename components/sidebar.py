@@ -1,0 +1,156 @@
+"""The global filter sidebar (streamlit): widgets <-> `Filters` <-> URL query parameters.
+
+On a session's first run the URL is the source of truth (a shared link reproduces the
+view); afterwards the widgets are, and every run writes the filters back into the URL.
+Invalid or stale URL values are dropped with a small notice. Every option shows how many
+conversations it would leave, given the other filters.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import state
+from components.filters import FACETS, FILTER_KEYS, MISSING, RANGES, Filters, from_query_params
+
+FACET_TITLES = {
+    "domains": "Domain", "subtopics": "Subtopic", "models": "Model", "providers": "Provider",
+    "age_brackets": "Age bracket", "genders": "Gender", "educations": "Education",
+    "ai_frequencies": "AI-use frequency (1–5)",
+}
+DEMOGRAPHIC = ("age_brackets", "genders", "educations", "ai_frequencies")
+_INIT = "_filters_from_url"
+
+
+def url_params() -> dict[str, list[str]]:
+    return {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+
+
+def _widget_key(name: str) -> str:
+    return f"f_{name}"
+
+
+def _load_into_widgets(filters: Filters, bounds: dict[str, tuple[int, int]]) -> None:
+    ss = st.session_state
+    for name in FACETS:
+        ss[_widget_key(name)] = list(getattr(filters, name))
+    for name in RANGES:
+        lo_b, hi_b = bounds[name]
+        lo, hi = getattr(filters, f"{name}_min"), getattr(filters, f"{name}_max")
+        ss[_widget_key(name)] = (max(lo_b, lo if lo is not None else lo_b),
+                                 min(hi_b, hi if hi is not None else hi_b))
+    ss[_widget_key("labels_any")] = list(filters.labels_any)
+    ss[_widget_key("seq_first")] = filters.seq_first or ""
+    ss[_widget_key("seq_then")] = filters.seq_then or ""
+
+
+def _from_widgets(bounds: dict[str, tuple[int, int]]) -> Filters:
+    ss = st.session_state
+    kwargs: dict = {name: tuple(ss.get(_widget_key(name)) or ()) for name in FACETS}
+    for name in RANGES:
+        lo_b, hi_b = bounds[name]
+        lo, hi = ss.get(_widget_key(name)) or (lo_b, hi_b)
+        kwargs[f"{name}_min"] = None if lo <= lo_b else int(lo)
+        kwargs[f"{name}_max"] = None if hi >= hi_b else int(hi)
+    kwargs["labels_any"] = tuple(ss.get(_widget_key("labels_any")) or ())
+    first, then = ss.get(_widget_key("seq_first")) or "", ss.get(_widget_key("seq_then")) or ""
+    if first and then:
+        kwargs["seq_first"], kwargs["seq_then"] = first, then
+    return Filters(**kwargs)
+
+
+def _reset(bounds: dict[str, tuple[int, int]]) -> None:
+    _load_into_widgets(Filters(), bounds)
+
+
+def write_url(filters: Filters) -> None:
+    """Mirror ``filters`` into the URL, leaving page parameters (conv, turn, q, ...) alone."""
+    wanted = filters.to_query_params()
+    for key in list(st.query_params.keys()):
+        if key in FILTER_KEYS and key not in wanted:
+            del st.query_params[key]
+    for key, value in wanted.items():
+        current = st.query_params.get_all(key)
+        target = value if isinstance(value, list) else [value]
+        if current != target:
+            st.query_params[key] = value
+
+
+def render() -> Filters:
+    """Draw the sidebar filters and return the current `Filters` (also in session state)."""
+    opts = state.query("facet_options")
+    bounds = state.query("range_bounds")
+    labels = state.query("labels")
+    display = dict(zip(labels["code"], labels["display_name"]))
+    if _INIT not in st.session_state:
+        filters, notices = from_query_params(url_params(), opts)
+        _load_into_widgets(filters, bounds)
+        st.session_state[_INIT] = True
+        st.session_state["_url_notices"] = notices
+    current = _from_widgets(bounds)
+
+    sb = st.sidebar
+    sb.header("Filters")
+    for notice in st.session_state.get("_url_notices", []):
+        sb.caption(f":material/info: Link: {notice}")
+    n_all = state.query("count_conversations", current)
+    sb.markdown(f"**{n_all:,}** conversations match")
+    sb.button("Reset filters", on_click=_reset, args=(bounds,), width="stretch",
+              disabled=current.is_empty, icon=":material/restart_alt:")
+
+    def facet(name: str, container) -> None:
+        _, column = FACETS[name]
+        counts = state.query("facet_counts", current.without(name), column)
+        n = dict(zip(counts["value"], counts["n"]))
+        options = list(opts[name])
+        if name == "subtopics" and current.domains:
+            options = [s for d in current.domains for s in opts["subtopics_by_domain"].get(d, [])]
+        if MISSING in n or MISSING in (st.session_state.get(_widget_key(name)) or []):
+            options.append(MISSING)
+        key = _widget_key(name)
+        st.session_state[key] = [v for v in st.session_state.get(key) or [] if v in options]
+        if not options:
+            return
+        container.multiselect(FACET_TITLES[name], options, key=key,
+                              format_func=lambda v: f"{v} ({n.get(v, 0):,})",
+                              placeholder="any")
+
+    for name in ("domains", "subtopics", "models", "providers"):
+        facet(name, sb)
+    for name, title in (("messages", "Messages per conversation"),
+                        ("thoughts", "Thoughts per conversation")):
+        lo, hi = bounds[name]
+        if hi > lo:
+            sb.slider(title, lo, hi, key=_widget_key(name))
+    presence = state.query("label_presence_counts", current.without("labels_any"))
+    pn = dict(zip(presence["value"], presence["n"]))
+    sb.multiselect("Has a thought labelled (any of)", list(labels["code"]),
+                   key=_widget_key("labels_any"), placeholder="any",
+                   format_func=lambda c: f"{display.get(c, c)} ({pn.get(c, 0):,})")
+    with sb.expander("Sequence: a thought A, later a thought B",
+                     expanded=bool(current.seq_first)):
+        codes = [""] + list(labels["code"])
+        st.selectbox("First (A)", codes, key=_widget_key("seq_first"),
+                     format_func=lambda c: display.get(c, "—"))
+        st.selectbox("Later in the same conversation (B)", codes,
+                     key=_widget_key("seq_then"), format_func=lambda c: display.get(c, "—"))
+        if current.seq_first and current.seq_then:
+            st.caption(f"{state.query('count_conversations', current):,} conversations "
+                       "have A, then B later (any distance).")
+    with sb.expander("Participants", expanded=any(getattr(current, n) for n in DEMOGRAPHIC)):
+        for name in DEMOGRAPHIC:
+            facet(name, st)
+    filters = _from_widgets(bounds)
+    st.session_state["filters"] = filters
+    write_url(filters)
+    return filters
+
+
+def current_filters() -> Filters:
+    return st.session_state.get("filters", Filters())
+
+
+def display_names() -> dict[str, str]:
+    labels = state.query("labels")
+    return dict(zip(labels["code"], labels["display_name"]))
+
