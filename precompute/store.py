@@ -139,13 +139,13 @@ def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
 
 
 def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
-    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-    return row[0] if row else None
+    rows = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+    return rows[0][0] if rows else None
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                       [name]).fetchone()[0] > 0
+                       [name]).fetchall()[0][0] > 0
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame,
@@ -203,9 +203,10 @@ def record_stage(con: duckdb.DuckDBPyConnection, stage: str, *, input_hash: str,
 def stage_record(con: duckdb.DuckDBPyConnection, stage: str) -> dict | None:
     if not table_exists(con, "stage_runs"):
         return None
-    row = con.execute("SELECT input_hash, params, seconds, summary FROM stage_runs "
-                      "WHERE stage = ?", [stage]).fetchone()
-    if not row:
+    rows = con.execute("SELECT input_hash, params, seconds, summary FROM stage_runs "
+                       "WHERE stage = ?", [stage]).fetchall()
+    if not rows:
         return None
+    row = rows[0]
     return {"input_hash": row[0], "params": json.loads(row[1]), "seconds": row[2],
             "summary": row[3]}
