@@ -66,7 +66,7 @@ def _register() -> None:
     template = go.layout.Template()
     template.layout = go.Layout(
         font=dict(family=FONT_FAMILY, size=15, color="#222222"),
-        title=dict(font=dict(size=19), x=0.0, xanchor="left"),
+        title=dict(font=dict(size=19), x=0.0, xanchor="left", pad=dict(l=12)),
         paper_bgcolor="white", plot_bgcolor="white",
         colorway=FALLBACK_SEQUENCE,
         xaxis=dict(showgrid=False, linecolor="#444444", ticks="outside", automargin=True,
