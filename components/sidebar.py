@@ -37,8 +37,9 @@ def _load_into_widgets(filters: Filters, bounds: dict[str, tuple[int, int]]) -> 
     for name in RANGES:
         lo_b, hi_b = bounds[name]
         lo, hi = getattr(filters, f"{name}_min"), getattr(filters, f"{name}_max")
-        ss[_widget_key(name)] = (max(lo_b, lo if lo is not None else lo_b),
-                                 min(hi_b, hi if hi is not None else hi_b))
+        lo = lo_b if lo is None else min(max(lo, lo_b), hi_b)
+        hi = hi_b if hi is None else max(min(hi, hi_b), lo)
+        ss[_widget_key(name)] = (lo, hi)
     ss[_widget_key("labels_any")] = list(filters.labels_any)
     ss[_widget_key("seq_first")] = filters.seq_first or ""
     ss[_widget_key("seq_then")] = filters.seq_then or ""
@@ -84,6 +85,12 @@ def render() -> Filters:
     display = dict(zip(labels["code"], labels["display_name"]))
     if _INIT not in st.session_state:
         filters, notices = from_query_params(url_params(), opts)
+        for name, (key, _) in RANGES.items():
+            lo_b, hi_b = bounds[name]
+            lo, hi = getattr(filters, f"{name}_min"), getattr(filters, f"{name}_max")
+            if (lo is not None and not lo_b <= lo <= hi_b) or \
+                    (hi is not None and not lo_b <= hi <= hi_b):
+                notices.append(f"{key} range clamped to the data's {lo_b}–{hi_b}")
         _load_into_widgets(filters, bounds)
         st.session_state[_INIT] = True
         st.session_state["_url_notices"] = notices

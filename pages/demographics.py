@@ -1,0 +1,78 @@
+"""Participants: who took part, from the survey answers of the filtered conversations — age
+bracket, gender, education, occupation, AI-use frequency and purposes (keyword groups) —
+counted per conversation and per user, with missing and invalid answers as their own bars."""
+
+import streamlit as st
+
+from components import analysis, sidebar, state
+from components import analysis_figures as af
+
+filters = sidebar.current_filters()
+display = sidebar.display_names()
+
+st.title("Participants")
+st.caption("Survey answers of the people behind the selected conversations. Each chart counts "
+           "**conversations** and distinct **users** per answer; answers are stored with each "
+           "conversation, so a user whose answers differ between conversations counts under "
+           "each. Missing answers are a bar of their own, never dropped.")
+totals = state.query("totals", filters)
+if not filters.is_empty:
+    st.caption(f"Filtered: {filters.describe(display)}")
+if totals["conversations"] == 0:
+    st.info("No conversations match the current filters, so there are no participants to "
+            "describe. Loosen or reset the filters in the sidebar.",
+            icon=":material/filter_alt_off:")
+    st.stop()
+
+c1, c2, c3 = st.columns([2, 2, 2])
+count = c1.radio("Count", ["both", "conversations", "users"], horizontal=True, key="pp_count",
+                 format_func={"both": "conversations and users", "conversations":
+                              "conversations", "users": "users"}.get)
+top_n = c2.slider("Occupations shown (top N)", 5, 40, 15, key="pp_top_n")
+show = ("conversations", "users") if count == "both" else (count,)
+results = {field: state.query("analysis.participant_counts", filters, field, int(top_n))
+           for field in analysis.FIELDS}
+any_result = results["age"]
+c3.metric("Users · conversations", f"{any_result['users']:,} · {any_result['conversations']:,}",
+          help="Conversations without any survey answers: "
+               f"{any_result['no_survey']:,} (counted as (missing) everywhere).")
+
+
+def notes(field: str) -> str:
+    r = results[field]
+    if field == "age":
+        return ("(no valid age): not an age 13–100, e.g. 2 or 366; (missing): no answer")
+    if field == "occupation":
+        return (f"{r['distinct']:,} distinct answers after normalising case and spaces; the "
+                f"{int(top_n)} most frequent shown, the rest as “other”")
+    if field in ("gender", "education"):
+        return "case and spaces normalised"
+    if field == "ai_frequency":
+        return "the survey's 1–5 scale as answered; invalid answers count as (missing)"
+    if field == "purposes":
+        return ("keyword groups over the free-text answer; a conversation can be in several "
+                "groups, so the bars add up to more than n")
+    return ""
+
+
+def chart(field: str, box) -> None:
+    r = results[field]
+    fig = af.participant_bars(r["counts"], analysis.FIELDS[field], r["conversations"],
+                              r["users"], show=show, note=notes(field))
+    box.plotly_chart(fig, width="stretch", theme=None, key=f"pp_{field}")
+
+
+left, right = st.columns(2)
+chart("age", left)
+chart("gender", right)
+left, right = st.columns(2)
+chart("education", left)
+chart("ai_frequency", right)
+chart("occupation", st)
+chart("purposes", st)
+with st.expander("Purpose keyword groups"):
+    st.caption("An answer is in a group when one of its words starts with a keyword (a "
+               "keyword ending in “.” must be the whole word). Answers matching no keyword "
+               "are “(no group matched)”.")
+    st.dataframe(analysis.keyword_groups_table(), hide_index=True, width="stretch")
+st.caption("Data: ThoughtTrace (Jin et al., 2026, arXiv 2605.20087), CC-BY-4.0.")

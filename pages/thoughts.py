@@ -1,0 +1,207 @@
+"""Thought types & stages: for the filtered conversations, how reasons and reactions are
+distributed (beside the published full-release shares), how their shares move through the
+stages of a conversation (bootstrap 95% intervals, optionally split by a facet), how one
+thought leads to the next (Sankey), and the thoughts behind any bar or flow."""
+
+import streamlit as st
+
+from components import analysis, sidebar, state
+from components import analysis_figures as af
+
+filters = sidebar.current_filters()
+display = sidebar.display_names()
+PAGE_SIZE = 200
+
+st.title("Thought types & stages")
+st.caption("What users thought while chatting: a **reason** on each user message, a "
+           "**reaction** on each assistant message. Every chart covers the conversations "
+           "selected in the sidebar; hover for meanings, counts and intervals.")
+totals = state.query("totals", filters)
+if not filters.is_empty:
+    st.caption(f"Filtered: {filters.describe(display)}")
+if totals["conversations"] == 0:
+    st.info("No conversations match the current filters, so there are no thoughts to "
+            "analyse. Loosen or reset the filters in the sidebar.", icon=":material/filter_alt_off:")
+    st.stop()
+if totals["thoughts"] == 0:
+    st.info(f"The {totals['conversations']:,} matching conversations carry no annotated "
+            "thoughts. Loosen the filters in the sidebar.", icon=":material/filter_alt_off:")
+    st.stop()
+m = st.columns(3)
+m[0].metric("Conversations", f"{totals['conversations']:,}")
+m[1].metric("Reasons", f"{totals['reasons']:,}")
+m[2].metric("Reactions", f"{totals['reactions']:,}")
+
+# ---------------------------------------------------------------------------- types
+st.subheader("Thought types")
+compare = st.toggle("Compare with the published shares (Jin et al. 2026, full release)",
+                    value=True, key="tt_compare")
+dist = state.query("analysis.label_distribution", filters)
+for col, kind in zip(st.columns(2), analysis.KINDS):
+    col.plotly_chart(af.label_share_bars(dist, kind, totals["conversations"], compare),
+                     width="stretch", theme=None, key=f"tt_types_{kind}")
+if compare:
+    st.caption("Hatched bars: shares published for all 2,155 conversations (Jin et al., 2026, "
+               "arXiv 2605.20087). Solid bars: the selection. Shares are within each kind.")
+
+# ---------------------------------------------------------------------------- stages
+st.subheader("Stage dynamics")
+c1, c2, c3 = st.columns([3, 2, 1])
+rule = c1.radio("Stage rule", list(analysis.STAGE_RULES), horizontal=True, key="tt_rule",
+                format_func=lambda k: analysis.STAGE_RULES[k].title)
+split = c2.selectbox("Split by", list(analysis.SPLITS), key="tt_split",
+                     format_func=lambda k: analysis.SPLITS[k].title)
+top_n = c3.number_input("Panels (top N)", min_value=1, max_value=12, value=6, step=1,
+                        key="tt_top_n", disabled=(split == "none"),
+                        help="With a split, show the N values with most conversations.")
+rule_info = analysis.STAGE_RULES[rule]
+st.caption(f"**Stage rule:** {rule_info.explanation} Intervals: 95% bootstrap over "
+           "conversations (200 resamples, fixed seed).")
+results = {kind: state.query("analysis.stage_shares", filters, kind, rule, split, int(top_n))
+           for kind in analysis.KINDS}
+split_title = None if split == "none" else analysis.SPLITS[split].title
+containers = st.columns(2) if split == "none" else (st.container(), st.container())
+events = {}
+for box, kind in zip(containers, analysis.KINDS):
+    fig = af.stage_bars(results[kind], kind, rule_info.title, split_title,
+                        axis_title=rule_info.axis_title if rule == "turn" else "")
+    events[kind] = box.plotly_chart(fig, width="stretch", theme=None, on_select="rerun",
+                                    selection_mode="points", key=f"tt_stage_{kind}_{rule}_{split}")
+facets_df = results["reason"]["facets"]
+if split != "none" and (~facets_df["shown"]).any():
+    hidden = facets_df[~facets_df["shown"]]
+    st.caption(f"Not shown: {len(hidden):,} more {split_title.lower()} values with "
+               f"{int(hidden['conversations'].sum()):,} conversations "
+               f"({', '.join(hidden['facet'].head(8))}{', …' if len(hidden) > 8 else ''}).")
+with st.expander("Published stage dynamics (for comparison)"):
+    st.caption("Full release, 4 stages by relative position (the paper's binning is not "
+               "published): " + " · ".join(
+                   f"{display.get(c, c)} " + "→".join(f"{v:.0%}" for v in vals)
+                   for c, vals in analysis.PUBLISHED_STAGE_SHARES.items()))
+
+# Clicked segment -> the selectboxes below (only when the click changes).
+for kind in analysis.KINDS:
+    seg = analysis.segment_from_points(events[kind].selection.points)
+    if seg and st.session_state.get("tt_last_click") != (kind, *seg, rule, split):
+        st.session_state["tt_last_click"] = (kind, *seg, rule, split)
+        st.session_state["tt_sel_kind"] = kind
+        st.session_state["tt_sel_label"] = seg[0]
+        st.session_state["tt_sel_stage"] = seg[1]
+        st.session_state["tt_sel_facet"] = seg[2]
+        st.session_state["tt_sel_page"] = 1
+
+st.markdown("##### The thoughts behind a bar")
+st.caption("Click a bar segment above, or choose it here.")
+names = results["reason"]["stage_names"]
+shown_facets = list(facets_df.loc[facets_df["shown"], "facet"])
+s1, s2, s3, s4 = st.columns(4)
+sel_kind = s1.selectbox("Kind", analysis.KINDS, key="tt_sel_kind",
+                        format_func=lambda k: analysis.KIND_TITLES[k])
+label_options = list(analysis.LABELS_BY_KIND[sel_kind])
+if st.session_state.get("tt_sel_label") not in label_options:
+    st.session_state["tt_sel_label"] = label_options[0]
+sel_label = s2.selectbox("Label", label_options, key="tt_sel_label",
+                         format_func=lambda c: display.get(c, c))
+if st.session_state.get("tt_sel_stage") not in range(len(names)):
+    st.session_state["tt_sel_stage"] = 0
+sel_stage = s3.selectbox("Stage", list(range(len(names))), key="tt_sel_stage",
+                         format_func=lambda i: names[i])
+sel_facet = None
+if split != "none" and shown_facets:
+    if st.session_state.get("tt_sel_facet") not in shown_facets:
+        st.session_state["tt_sel_facet"] = shown_facets[0]
+    sel_facet = s4.selectbox(split_title, shown_facets, key="tt_sel_facet")
+first = state.query("analysis.stage_thoughts", filters, sel_kind, sel_label, sel_stage, rule,
+                    split, sel_facet, PAGE_SIZE, 0)
+n_pages = max(1, -(-first["total"] // PAGE_SIZE))
+page = 1
+if n_pages > 1:
+    if not 1 <= st.session_state.get("tt_sel_page", 1) <= n_pages:
+        st.session_state["tt_sel_page"] = 1
+    page = st.number_input(f"Page (of {n_pages}, {PAGE_SIZE} per page)", 1, n_pages,
+                           key="tt_sel_page")
+behind = first if page == 1 else state.query(
+    "analysis.stage_thoughts", filters, sel_kind, sel_label, sel_stage, rule, split,
+    sel_facet, PAGE_SIZE, (int(page) - 1) * PAGE_SIZE)
+where = f" · {sel_facet}" if sel_facet else ""
+st.markdown(f"**{first['total']:,}** {display.get(sel_label, sel_label)} "
+            f"{analysis.KIND_TITLES[sel_kind].lower()} in stage **{names[sel_stage]}**{where}")
+link_config = {"open": st.column_config.LinkColumn("open", display_text="open ↗",
+                                                   width="small"),
+               "thought": st.column_config.TextColumn("thought", width="large")}
+if first["total"]:
+    st.dataframe(analysis.thought_table(behind["rows"], display, sidebar.url_params()),
+                 hide_index=True, width="stretch", column_config=link_config,
+                 height=min(38 + 35 * len(behind["rows"]), 420))
+
+# ---------------------------------------------------------------------------- transitions
+st.subheader("Transitions")
+t1, t2, t3 = st.columns([3, 3, 2])
+flow = t1.radio("Flow", list(analysis.FLOWS), key="tt_flow",
+                format_func=lambda k: analysis.FLOWS[k])
+source_stage = None
+include_ends = True
+if flow == "reaction_reason":
+    mode = "pairs"
+    t2.caption("For each reaction, the first reason on the next user message: what users "
+               "intend after being satisfied or dissatisfied.")
+    include_ends = t2.toggle("Include reactions with no reason after them", value=True,
+                             key="tt_ends")
+else:
+    mode = t2.radio("View", ["stages", "pairs"], key="tt_mode",
+                    format_func=lambda k: {"stages": "stage to stage (label @ stage)",
+                                           "pairs": "every consecutive pair"}[k])
+if mode == "pairs":
+    pick = t3.selectbox("Starting in stage", [-1, *range(len(names))], key="tt_src_stage",
+                        format_func=lambda i: "any stage" if i < 0 else names[i])
+    source_stage = None if pick < 0 else int(pick)
+links = state.query("analysis.transition_links", filters, flow, rule, mode, source_stage,
+                    include_ends)
+n_pairs = int(links["n"].sum()) if len(links) else 0
+pair_titles = (("reaction", "first reason on the next user message")
+               if flow == "reaction_reason" else ("this thought", "next thought of the kind"))
+what = {"stages": "consecutive pairs that cross into a later stage",
+        "pairs": "consecutive pairs"}[mode]
+title = (f"{analysis.FLOWS[flow]}: {n_pairs:,} {what}"
+         + (f" starting in {names[source_stage]}" if source_stage is not None else "")
+         + f"<br><sup>in {totals['conversations']:,} conversations; stages: "
+           f"{rule_info.title}</sup>")
+st.plotly_chart(af.sankey_figure(links, mode, names, display, title, pair_titles),
+                width="stretch", theme=None, key="tt_sankey")
+if mode == "stages":
+    st.caption("Each thought is linked to the next thought of the same kind in its "
+               "conversation (by turn, then position on the message); shown are the pairs "
+               "whose next thought is in a later stage, i.e. the flow from the last thought of "
+               "a stage to the first of the next stage that has one. Pairs within one stage: "
+               "choose *every consecutive pair*.")
+
+if len(links):
+    st.markdown("##### The pairs behind a flow")
+    st.caption("Plotly Sankey diagrams cannot be clicked in Streamlit: pick a flow here "
+               "(largest first).")
+
+    link_keys = [f"{a}>{b}" for a, b in zip(links["source"], links["target"])]
+    by_key = dict(zip(link_keys, range(len(links))))
+
+    def _link_name(key: str) -> str:
+        row = links.iloc[by_key[key]]
+        at_a = f" @ {names[row['stage_a']]}" if row["stage_a"] >= 0 and mode == "stages" else ""
+        at_b = f" @ {names[row['stage_b']]}" if row["stage_b"] >= 0 and mode == "stages" else ""
+        return (f"{display.get(row['label_a'], row['label_a'])}{at_a} → "
+                f"{display.get(row['label_b'], row['label_b'])}{at_b} ({row['n']:,})")
+
+    if st.session_state.get("tt_link") not in by_key:
+        st.session_state["tt_link"] = link_keys[0]
+    chosen = links.iloc[by_key[st.selectbox("Flow", link_keys, key="tt_link",
+                                            format_func=_link_name)]]
+    examples = state.query("analysis.transition_examples", filters, flow,
+                           chosen["label_a"], chosen["label_b"], int(chosen["stage_a"]),
+                           int(chosen["stage_b"]), rule, PAGE_SIZE, 0)
+    if examples["total"] > PAGE_SIZE:
+        st.caption(f"First {PAGE_SIZE} of {examples['total']:,} pairs.")
+    st.dataframe(analysis.pair_table(examples["rows"], display, sidebar.url_params()),
+                 hide_index=True, width="stretch", column_config=link_config,
+                 height=min(38 + 35 * len(examples["rows"]), 420))
+
+st.caption("Data: ThoughtTrace (Jin et al., 2026, arXiv 2605.20087), CC-BY-4.0. Labels and "
+           "meanings: the paper's display names with our paraphrase.")
