@@ -11,6 +11,7 @@ DEFAULT_DB = REPO_ROOT / "data" / "thoughttrace.duckdb"
 DEMO_CORPUS = REPO_ROOT / "data" / "demo" / "thoughttrace_demo.jsonl"
 HF_REPO = "SCAI-JHU/ThoughtTrace"
 HF_FILE = "ThoughtTrace.jsonl"
+DEFAULT_TAXONOMY = REPO_ROOT / "data" / "taxonomy.toml"
 
 
 def db_path_from_env() -> Path:
@@ -30,3 +31,19 @@ class Settings:
     hub_timeout_s: float = 3.0
     progress: bool = True
     force: bool = False
+    # embed stage
+    embed_model: str = "all-MiniLM-L6-v2"  # bundled offline copy; other names/paths as is
+    device: str = "auto"                   # 'auto' = cuda when torch sees a GPU, else cpu
+    embed_assistant: bool = False          # also embed assistant messages (long, slow)
+    batch_size: int = 64
+    prune_embeddings: bool = False         # drop cached vectors no current item uses
+    # topics stage
+    topic_labels: Path | None = None       # CSV/JSONL conv_id,domain,subtopic overriding
+    taxonomy: Path = DEFAULT_TAXONOMY
+    topic_match: str = "description"       # embed the subtopic 'description' or 'full' text
+    topic_min_score: float = 0.25          # multi-label: score >= max(min, best - margin)
+    topic_margin: float = 0.05
+    # clusters stage
+    cluster_reduce: str = "auto"           # 'auto' (UMAP from 15 items) | 'umap' | 'none'
+    cluster_min_size: int | None = None    # None: 1% of the items, within 5..50
+    cluster_min_samples: int | None = None  # None: min(5, min cluster size)

@@ -1,8 +1,9 @@
 """Composes the precompute stages in order, inside one atomic DuckDB write.
 
-Reads like a recipe: resolve source -> ingest -> (later issues: embed -> topics ->
-clusters -> shifts). Each stage logs one line with its time and is skipped when its
-recorded input hash is unchanged (unless ``force``).
+Reads like a recipe: resolve source -> ingest -> embed -> topics -> clusters -> shifts.
+Each stage logs one line with its time and is skipped when its recorded input hash is
+unchanged (unless ``force``). ``build(only=...)`` without ingest works on the DB's existing
+core tables and does not resolve (or read) the source at all.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from typing import Callable
 
@@ -20,10 +21,14 @@ from precompute import __version__
 from precompute.config import Settings
 from precompute.ingest import ingest_file
 from precompute.sources import ResolvedSource, resolve_source
-from precompute.store import (SCHEMA_VERSION, atomic_db, record_stage, stage_record,
-                              table_exists, write_core)
+from precompute.store import (SCHEMA_VERSION, atomic_db, get_meta, record_stage,
+                              stage_record, table_exists, write_core)
 
 Log = Callable[[str], None]
+
+
+class PipelineError(Exception):
+    """The requested stages cannot run on this DB (for example: no core tables yet)."""
 
 
 @dataclass
@@ -77,22 +82,80 @@ def stage_ingest(con: duckdb.DuckDBPyConnection, *, settings: Settings,
             "params": {"strict": settings.strict, "source": source.label}}
 
 
-#: Stage name -> function. Later issues append embed, topics, clusters, shifts.
-STAGES: dict[str, Callable[..., dict]] = {"ingest": stage_ingest}
+def stage_embed(con: duckdb.DuckDBPyConnection, **kwargs) -> dict:
+    from precompute.embed import stage_embed as run
+    return run(con, **kwargs)
+
+
+def stage_topics(con: duckdb.DuckDBPyConnection, **kwargs) -> dict:
+    from precompute.topics import stage_topics as run
+    return run(con, **kwargs)
+
+
+def stage_clusters(con: duckdb.DuckDBPyConnection, **kwargs) -> dict:
+    from precompute.topics import stage_clusters as run
+    return run(con, **kwargs)
+
+
+def stage_shifts(con: duckdb.DuckDBPyConnection, **kwargs) -> dict:
+    from precompute.shifts import stage_shifts as run
+    return run(con, **kwargs)
+
+
+#: Stage name -> function, in run order.
+STAGES: dict[str, Callable[..., dict]] = {
+    "ingest": stage_ingest,
+    "embed": stage_embed,
+    "topics": stage_topics,
+    "clusters": stage_clusters,
+    "shifts": stage_shifts,
+}
+
+#: Stages that use the embedding model; one lazily loaded model is shared between them.
+MODEL_STAGES = ("embed", "topics")
 
 
 def build(settings: Settings, *, only: tuple[str, ...] | None = None, log: Log = print,
           source: ResolvedSource | None = None, **stage_kwargs) -> BuildReport:
-    """Run the stages (all, or ``only`` those named) into ``settings.db`` atomically."""
+    """Run the stages (all, or ``only`` those named) into ``settings.db`` atomically.
+
+    With ``only`` not naming ingest, the source is not resolved: the stages read the core
+    tables already in ``settings.db`` (PipelineError when there are none). Without an
+    injected ``embedder=`` (a stage kwarg), one lazily loaded SentenceTransformer for
+    ``settings.embed_model`` is shared by the stages; it loads only if a text is not cached.
+    When embed is not among the stages, the model recorded in the DB (meta.embed_model) is
+    used, so `topics` on its own embeds subtopics with the model the texts were embedded with.
+    """
     report = BuildReport()
-    report.source = source or resolve_source(settings, log=log)
     names = [n for n in STAGES if only is None or n in only]
+    unknown = sorted(set(only or ()) - set(STAGES))
+    if unknown:
+        raise PipelineError(f"unknown stage(s) {unknown}; expected some of {list(STAGES)}")
+    needs_source = "ingest" in names
+    if needs_source:
+        report.source = source or resolve_source(settings, log=log)
+    else:
+        report.source = source
+        if not settings.db.exists():
+            raise PipelineError(f"{settings.db}: no such DB; build it first with "
+                                f"`python -m precompute build --source ... --db {settings.db}`")
     with atomic_db(settings.db) as con:
+        if not needs_source and not table_exists(con, "conversations"):
+            raise PipelineError(f"{settings.db} has no core tables (conversations, messages, "
+                                "thoughts); run `python -m precompute ingest` or `build` first")
+        if "embed" not in names:
+            stored = get_meta(con, "embed_model")
+            if stored and stored != settings.embed_model:
+                settings = replace(settings, embed_model=stored)
+        if stage_kwargs.get("embedder") is None and any(n in names for n in MODEL_STAGES):
+            from precompute.embed import LazyEmbedder
+            stage_kwargs["embedder"] = LazyEmbedder(settings.embed_model, settings.device)
         for name in names:
             t0 = time.perf_counter()
             out = STAGES[name](con, settings=settings, source=report.source, log=log,
                                **stage_kwargs)
             seconds = time.perf_counter() - t0
+            con.execute("SELECT NULL").fetchall()  # settle any half-fetched result of the stage
             if not out.get("skipped"):
                 record_stage(con, name, input_hash=out["input_hash"], params=out["params"],
                              seconds=seconds, summary=out["summary"])

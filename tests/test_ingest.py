@@ -23,7 +23,8 @@ needs_sample = pytest.mark.skipif(not SAMPLE.exists(), reason="shared sample not
 @needs_sample
 def test_sample_counts_match_published_and_independent_count(tmp_path):
     db = tmp_path / "s.duckdb"
-    build(Settings(source=str(SAMPLE), db=db, progress=False), log=lambda _: None)
+    build(Settings(source=str(SAMPLE), db=db, progress=False), only=("ingest",),
+          log=lambda _: None)
     con = duckdb.connect(str(db), read_only=True)
     row = con.execute("SELECT count(*), count(DISTINCT user_id), count(DISTINCT model_name), "
                       "sum(n_messages), sum(n_thoughts) FROM conversations").fetchone()
@@ -127,14 +128,15 @@ def test_strict_fails_with_location_and_leaves_db_untouched(tmp_path):
     db = tmp_path / "t.duckdb"
     with pytest.raises(IngestError):
         build(Settings(source=str(path), db=db, strict=True, progress=False),
-              log=lambda _: None)
+              only=("ingest",), log=lambda _: None)
     assert not db.exists()
 
 
 def test_rejected_records_and_problems_are_stored(tmp_path):
     path = _hostile(tmp_path)
     db = tmp_path / "t.duckdb"
-    build(Settings(source=str(path), db=db, progress=False), log=lambda _: None)
+    build(Settings(source=str(path), db=db, progress=False), only=("ingest",),
+          log=lambda _: None)
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM rejected_records").fetchone()[0] == 8
     assert con.execute("SELECT count(*) FROM ingest_problems WHERE severity = 'error'"

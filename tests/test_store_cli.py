@@ -32,7 +32,7 @@ def _small(tmp_path, n=3, name="c.jsonl"):
 def test_interrupted_build_leaves_old_db_unchanged(tmp_path, monkeypatch):
     db = tmp_path / "t.duckdb"
     pipeline.build(Settings(source=str(_small(tmp_path)), db=db, progress=False),
-                   log=lambda _: None)
+                   only=("ingest",), log=lambda _: None)
     before = _sha(db)
 
     def exploding_stage(con, **_):
@@ -42,7 +42,8 @@ def test_interrupted_build_leaves_old_db_unchanged(tmp_path, monkeypatch):
     monkeypatch.setitem(pipeline.STAGES, "explode", exploding_stage)
     with pytest.raises(KeyboardInterrupt):
         pipeline.build(Settings(source=str(_small(tmp_path, 5, "d.jsonl")), db=db,
-                                progress=False), log=lambda _: None)
+                                progress=False), only=("ingest", "explode"),
+                       log=lambda _: None)
     assert _sha(db) == before
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM conversations").fetchone()[0] == 3
@@ -52,7 +53,7 @@ def test_interrupted_build_leaves_old_db_unchanged(tmp_path, monkeypatch):
 def test_killed_build_process_leaves_old_db_intact(tmp_path):
     db = tmp_path / "t.duckdb"
     pipeline.build(Settings(source=str(_small(tmp_path)), db=db, progress=False),
-                   log=lambda _: None)
+                   only=("ingest",), log=lambda _: None)
     before = _sha(db)
     big = write_jsonl(tmp_path / "big.jsonl", [
         conversation(f"user{i}_task1_conversation1",
@@ -74,15 +75,15 @@ def test_killed_build_process_leaves_old_db_intact(tmp_path):
     con.close()
     # the next build cleans up the dead build's temp file
     pipeline.build(Settings(source=str(_small(tmp_path, 4, "e.jsonl")), db=db,
-                            progress=False), log=lambda _: None)
+                            progress=False), only=("ingest",), log=lambda _: None)
     assert not list(tmp_path.glob(".t.duckdb.building-*"))
 
 
 def test_rerun_unchanged_skips_ingest(tmp_path):
     db = tmp_path / "t.duckdb"
     s = Settings(source=str(_small(tmp_path)), db=db, progress=False)
-    pipeline.build(s, log=lambda _: None)
-    report = pipeline.build(s, log=lambda _: None)
+    pipeline.build(s, only=("ingest",), log=lambda _: None)
+    report = pipeline.build(s, only=("ingest",), log=lambda _: None)
     assert report.stages["ingest"]["skipped"]
 
 
