@@ -7,6 +7,7 @@ while sessions that are mid-run keep reading the old one.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import duckdb
@@ -45,14 +46,19 @@ def cursor() -> duckdb.DuckDBPyConnection:
 @st.cache_data(show_spinner=False, max_entries=2048)
 def _cached(name: str, path: str, signature: tuple, args: tuple) -> Any:
     con = _connection(path, signature).cursor()
+    module, _, func = name.rpartition(".")
+    mod = importlib.import_module(f"components.{module}") if module else queries
     try:
-        return getattr(queries, name)(con, *args)
+        return getattr(mod, func)(con, *args)
     finally:
         con.close()
 
 
 def query(name: str, *args: Any) -> Any:
     """Result of ``components.queries.<name>(cursor, *args)``, cached per DB file and args.
+
+    ``name`` may name another components module: ``"browse.conversation_page"`` calls
+    ``components.browse.conversation_page(cursor, *args)``.
 
     Args must be hashable scalars, tuples or frozen dataclasses (e.g. `Filters`), never
     DataFrames.
@@ -64,3 +70,52 @@ def query(name: str, *args: Any) -> Any:
 def is_demo() -> bool:
     prov = query("provenance")
     return bool(prov.get("is_demo"))
+
+
+# ---- Conversation browser: vectors for semantic search, query model, deferred exports ----
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _vector_index(path: str, signature: tuple) -> Any:
+    from components import search
+    con = _connection(path, signature).cursor()
+    try:
+        if not search.embedding_info(con)["available"]:
+            return None
+        return search.load_index(con)
+    finally:
+        con.close()
+
+
+def vector_index() -> Any:
+    """The `components.search.VectorIndex` of the current DB file (loaded once per file),
+    or None when the DB has no embeddings."""
+    status = db_status()
+    return _vector_index(status.path, status.signature)
+
+
+@st.cache_resource(show_spinner="Loading the embedding model (once)…", max_entries=2)
+def query_embedder(model: str) -> Any:
+    """The model the DB was embedded with (``meta.embed_model``), loaded lazily, once."""
+    from precompute import embed
+    return embed.load_embedder(model)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def embed_query(model: str, text: str) -> Any:
+    """The normalized vector of one search query (cached per model and text)."""
+    import numpy as np
+    vec = np.asarray(query_embedder(model).encode([text], batch_size=1), dtype=np.float32)[0]
+    norm = float(np.linalg.norm(vec))
+    return vec / norm if norm > 0 else vec
+
+
+def deferred(name: str, *args: Any):
+    """A zero-argument callable returning ``query(name, *args)`` for the current DB file,
+    for ``st.download_button(data=...)``: the bytes are built only when requested (on
+    Streamlit's download thread) and cached like any query."""
+    status = db_status()
+    path, signature = status.path, status.signature
+
+    def build() -> Any:
+        return _cached(name, path, signature, args)
+    return build
