@@ -8,6 +8,7 @@ while sessions that are mid-run keep reading the old one.
 from __future__ import annotations
 
 import importlib
+import threading
 from typing import Any
 
 import duckdb
@@ -21,10 +22,21 @@ def db_path() -> str:
     return str(db_path_from_env())
 
 
-def db_status() -> db.DbStatus:
-    """Checked on every rerun (a stat call; the full check only when the file changed)."""
+_run = threading.local()
+
+
+def begin_run() -> db.DbStatus:
+    """Check the DB file once at the top of a script run (app.py); later calls in the same
+    run reuse the answer. Every script run executes in its own thread."""
     path = db_path()
-    return _checked(path, db.signature(path))
+    _run.status = _checked(path, db.signature(path))
+    return _run.status
+
+
+def db_status() -> db.DbStatus:
+    """The DB status of this run (a stat call; the full check only when the file changed)."""
+    status = getattr(_run, "status", None)
+    return status if status is not None else begin_run()
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
