@@ -12,13 +12,18 @@ from components import sidebar, state
 
 PAGES = [
     ("pages/overview.py", "Overview", ":material/dashboard:"),
+    ("pages/browser.py", "Conversations", ":material/forum:"),
+    ("pages/thoughts.py", "Thought types & stages", ":material/stacked_bar_chart:"),
+    ("pages/demographics.py", "Participants", ":material/groups:"),
+    ("pages/topics.py", "Topics", ":material/category:"),
+    ("pages/shifts.py", "Semantic shifts", ":material/scatter_plot:"),
 ]
 
 
 def run() -> None:
     st.set_page_config(page_title="ThoughtTrace Explorer", page_icon=":material/psychology:",
                        layout="wide")
-    status = state.db_status()
+    status = state.begin_run()
     if not status.ok:
         st.navigation([st.Page("pages/build_db.py", title="Build the database",
                                icon=":material/build:")]).run()

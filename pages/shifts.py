@@ -1,0 +1,159 @@
+"""Semantic shifts (paper Fig. 5): for the filtered conversations, how far a text lands
+from its source on one shared 2-D map — consecutive user messages, a message and its
+reason, a reaction and the next message — with percentile rings, the set-level metrics
+per pair type beside the published values, and the global map of every user message and
+thought (colour by kind, label, domain, model or cluster; lasso to list items)."""
+
+import pandas as pd
+import streamlit as st
+
+from components import charts, sidebar, state
+from components import map_figures as mf
+from components import shiftviews as sv
+
+filters = sidebar.current_filters()
+display = sidebar.display_names()
+names = {**display, **sv.KIND_TITLES, "user_message": "User message"}
+
+st.title("Semantic shifts")
+st.caption("Every user message and thought sits on one 2-D map of their embeddings. For "
+           "each pair below, the dot is where the destination landed relative to its "
+           "source (the star): the farther out, the bigger the shift in meaning.")
+
+avail = state.query("shiftviews.availability")
+if not avail["shifts"]:
+    st.info("This database was built without the shifts stage, so there is no map and no "
+            "pairs to show. Run `python -m precompute build` (it embeds the texts and "
+            "computes the map), then reload this page.", icon=":material/build:")
+    st.code(f"python -m precompute build --db {state.db_path()}", language="bash")
+    st.stop()
+if not filters.is_empty:
+    st.caption(f"Filtered: {filters.describe(display)}")
+totals = state.query("totals", filters)
+if totals["conversations"] == 0:
+    st.info("No conversations match the current filters, so there are no pairs to show. "
+            "Loosen or reset the filters in the sidebar.", icon=":material/filter_alt_off:")
+    st.stop()
+
+# ---------------------------------------------------------------------------- panels
+panels = state.query("shiftviews.shift_panels", filters)
+n_pairs = sum(panels["n"].values())
+if n_pairs == 0:
+    st.info(f"The {totals['conversations']:,} matching conversations have no pairs on the "
+            "map (they need at least two user messages, a reason or a reaction followed by "
+            "a user message). Loosen the filters in the sidebar.",
+            icon=":material/filter_alt_off:")
+    st.stop()
+st.subheader("Centred gaps")
+fig = mf.shift_panels(panels["points"], panels["rings"], n=panels["n"],
+                      shown=panels["shown"], texts=panels["texts"], label_names=display)
+event = charts.show(fig, name="semantic-shift-panels", n=f"n = {n_pairs:,} pairs",
+                    on_select="rerun", selection_mode=("points",))
+no_text = [sv.PAIR_TITLES[t] for t, ok in panels["texts"].items() if not ok and panels["n"][t]]
+st.caption("Rings: 25th, 50th and 75th percentile of the distance (map units) over every "
+           "pair of the selection. Axes are shared and equal across panels. "
+           + ("Hover a point for both texts; " if not no_text else
+              f"Hover texts are left out where a panel has over {sv.SNIPPET_MAX_PAIRS:,} "
+              f"pairs ({', '.join(no_text)}); ")
+           + "click a point to read the pair and open its conversation.")
+
+picked = sv.picked_pair(panels["points"], event.selection.points if event else [])
+if picked:
+    detail = state.query("shiftviews.pair_detail", *picked)
+    if detail:
+        params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+        turn = detail["src_turn"]
+        link = sv.browser_link(params, detail["conv_id"], None if pd.isna(turn) else int(turn))
+        with st.container(border=True):
+            st.markdown(f"**{sv.PAIR_TITLES[detail['pair_type']]}** · `{detail['conv_id']}` · "
+                        f"turn {detail['src_turn']} → {detail['dst_turn']} · map distance "
+                        f"{detail['umap_distance']:.2f} · cosine distance "
+                        f"{detail['cosine_distance']:.2f}")
+            a, b = st.columns(2)
+            for col, side in ((a, "src"), (b, "dst")):
+                kind = names.get(detail[f"{side}_kind"], detail[f"{side}_kind"] or "")
+                label = detail[f"{side}_label"]
+                head = "Source" if side == "src" else "Destination"
+                col.markdown(f"**{head}** — {kind}"
+                             + (f" · *{display.get(label, label)}*" if label else ""))
+                col.text(detail[f"{side}_text"] or "—")
+            st.link_button("Open the conversation at this turn", link,
+                           icon=":material/forum:")
+            st.caption(f"Link: `{link}`")
+
+# ---------------------------------------------------------------------------- metrics
+st.subheader("Metrics per pair type")
+with st.spinner("Computing the metrics for the filtered subset…"):
+    res = state.query("shiftviews.metrics", filters, sv.METRICS_MAX_PER_SIDE)
+table = sv.metrics_with_published(res["table"])
+fmt = st.column_config.NumberColumn(format="%.2f")
+st.dataframe(table, hide_index=True, width="stretch", column_config={
+    "n": st.column_config.NumberColumn("n (pairs)", format="localized"),
+    **{c: fmt for c in ("p25", "p50", "p75", "centroid distance", "probe AUC")},
+    "MMD²": st.column_config.NumberColumn(format="%.4f"),
+    **{f"published {p}": st.column_config.NumberColumn(format="%.2f") for p in
+       ("p25", "p50", "p75")},
+    "note": st.column_config.TextColumn(width="medium")})
+source = ("stored by the build (all conversations)" if res["source"] == "stored" else
+          f"recomputed for the filtered subset (MMD and probe on at most "
+          f"{sv.METRICS_MAX_PER_SIDE:,} items per side, fixed seed)")
+st.caption(f"Percentiles: map distance; centroid distance and MMD² (unbiased, RBF kernel) "
+           f"between the source and destination embedding sets; probe AUC: a linear "
+           f"classifier telling sources from destinations (0.5 = indistinguishable), folds "
+           f"grouped by conversation. This table: {source}. Ordering by p50 here: "
+           f"{sv.ordering(res['table'])}. Columns *published …*: {sv.PUBLISHED_NOTE}; "
+           "Jin et al. 2026 publish only the percentiles.")
+
+# ---------------------------------------------------------------------------- global map
+st.subheader("Global map")
+options = state.query("shiftviews.color_options")
+c1, c2 = st.columns([1, 2])
+color_by = c1.selectbox("Colour by", options, key="sh_color",
+                        format_func=lambda k: sv.COLOR_BY[k])
+convs = state.query("shiftviews.map_conversations", filters)
+MAX_CONV_OPTIONS = 1000  # a longer list makes every rerun slow; other ids can be typed
+conv = c2.selectbox(
+    "Arrows from each message to its reason, for one conversation",
+    ("",) + convs[:MAX_CONV_OPTIONS], key="sh_conv", format_func=lambda c: c or "— none —",
+    accept_new_options=True,
+    help=f"{len(convs):,} conversations in the filter have a reason on a user message"
+         + (f"; the list shows the first {MAX_CONV_OPTIONS:,}, type any other id"
+            if len(convs) > MAX_CONV_OPTIONS else "") + ".")
+if conv and conv not in state.query("shiftviews.map_conversation_set", filters):
+    st.caption(f":material/info: `{conv[:80].replace('`', '')}` is not among the filtered "
+               "conversations with reasons: no arrows drawn.")
+    conv = ""
+data = state.query("shiftviews.map_points", filters, color_by)
+arrows = state.query("shiftviews.conversation_arrows", conv) if conv else None
+map_fig = mf.global_map(data["points"], color_by, names=names, total=data["total"],
+                        arrows=arrows, arrows_title=conv or "")
+sel = charts.show(map_fig, name="global-map", n=f"n = {data['total']:,} points",
+                  on_select="rerun", selection_mode=("box", "lasso"))
+kinds = ", ".join(f"{data['by_kind'].get(k, 0):,} {sv.KIND_TITLES[k].lower()}s"
+                  for k in sv.KIND_TITLES)
+st.caption(f"{kinds}. Lasso or box-select points (the map opens in lasso mode; zoom from "
+           "the toolbar) to list them below."
+           + (" Cluster colours: reasons and reactions by their own HDBSCAN cluster, user "
+              "messages by their conversation's task cluster." if color_by == "cluster"
+              else ""))
+
+ids = sv.picked_items(data["points"], sel.selection.points if sel else [])
+if ids:
+    texts = state.query("shiftviews.item_texts", ids[:sv.MAX_LISTED])
+    st.markdown(f"**{len(ids):,} selected**" + (f" (listing the first {sv.MAX_LISTED})"
+                                                   if len(ids) > sv.MAX_LISTED else ""))
+    left, right = st.columns([3, 2])
+    with right:
+        dist = sv.selection_labels(data["points"], ids)
+        charts.show(mf.label_distribution(dist, names), name="selected-map-items-labels",
+                    n=f"n = {len(ids):,} selected items")
+    with left:
+        params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+        st.dataframe(sv.selection_table(texts, names, params), hide_index=True,
+                     width="stretch", height=420, column_config={
+                         "text": st.column_config.TextColumn(width="large"),
+                         "link": st.column_config.LinkColumn("conversation",
+                                                             display_text=r"conv=([^&#]+)")})
+st.caption("Map: one UMAP of all embedded user messages, reasons and reactions, fitted by "
+           "the build (fixed seed); the app only reads it. Data: ThoughtTrace (Jin et al., "
+           "2026), CC-BY-4.0.")
