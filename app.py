@@ -1,7 +1,7 @@
 """ThoughtTrace Explorer: the Streamlit router (page config, shared sidebar, navigation).
 
 Run with ``streamlit run app.py``; the DB path comes from ``$THOUGHTTRACE_DB`` (default
-data/thoughttrace.duckdb). Pages live in pages/, shared logic in components/.
+data/thoughttrace.duckdb). Pages live in views/, shared logic in components/.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import streamlit as st
 from components import sidebar, state
 
 PAGES = [
-    ("pages/overview.py", "Overview", ":material/dashboard:"),
-    ("pages/browser.py", "Conversations", ":material/forum:"),
-    ("pages/thoughts.py", "Thought types & stages", ":material/stacked_bar_chart:"),
-    ("pages/demographics.py", "Participants", ":material/groups:"),
-    ("pages/topics.py", "Topics", ":material/category:"),
-    ("pages/shifts.py", "Semantic shifts", ":material/scatter_plot:"),
+    ("views/overview.py", "Overview", ":material/dashboard:"),
+    ("views/browser.py", "Conversations", ":material/forum:"),
+    ("views/thoughts.py", "Thought types & stages", ":material/stacked_bar_chart:"),
+    ("views/demographics.py", "Participants", ":material/groups:"),
+    ("views/topics.py", "Topics", ":material/category:"),
+    ("views/shifts.py", "Semantic shifts", ":material/scatter_plot:"),
 ]
 
 
@@ -25,7 +25,7 @@ def run() -> None:
                        layout="wide")
     status = state.begin_run()
     if not status.ok:
-        st.navigation([st.Page("pages/build_db.py", title="Build the database",
+        st.navigation([st.Page("views/build_db.py", title="Build the database",
                                icon=":material/build:")]).run()
         return
     if state.is_demo():

@@ -339,7 +339,7 @@ def _titles(at) -> list[str]:
 
 
 def test_thoughts_page_renders(sample_db_ingest, monkeypatch):
-    at = _page(sample_db_ingest, monkeypatch, "pages/thoughts.py")
+    at = _page(sample_db_ingest, monkeypatch, "views/thoughts.py")
     titles = _titles(at)
     assert any(t.startswith("Reasons: share of 154 reasons in 20 conversations") for t in titles)
     assert any("Reactions by stage" in t for t in titles)
@@ -356,26 +356,26 @@ def test_thoughts_page_renders(sample_db_ingest, monkeypatch):
 
 
 def test_thoughts_page_with_filter(sample_db_ingest, monkeypatch):
-    at = _page(sample_db_ingest, monkeypatch, "pages/thoughts.py", model="Grok 4.20")
+    at = _page(sample_db_ingest, monkeypatch, "views/thoughts.py", model="Grok 4.20")
     assert any("in 3 conversations" in t for t in _titles(at))
     table = at.dataframe[0].value
     assert table["open"].str.contains("model=Grok").all()
 
 
 def test_pages_empty_state(sample_db_ingest, monkeypatch):
-    for page in ("pages/thoughts.py", "pages/demographics.py"):
+    for page in ("views/thoughts.py", "views/demographics.py"):
         at = _page(sample_db_ingest, monkeypatch, page, model="Grok 4.20", provider="Google")
         assert any("No conversations match" in i.value for i in at.info)
         assert not at.get("plotly_chart")
 
 
 def test_demographics_page_renders(sample_db_ingest, monkeypatch):
-    at = _page(sample_db_ingest, monkeypatch, "pages/demographics.py")
+    at = _page(sample_db_ingest, monkeypatch, "views/demographics.py")
     titles = _titles(at)
     assert len(titles) == 6
     assert titles[0].startswith("Age bracket: conversations (n=20) and users (n=17)")
     at.radio(key="pp_count").set_value("users").run()
     assert not at.exception
     assert _titles(at)[1].startswith("Gender: users (n=17)")
-    filtered = _page(sample_db_ingest, monkeypatch, "pages/demographics.py", model="Grok 4.20")
+    filtered = _page(sample_db_ingest, monkeypatch, "views/demographics.py", model="Grok 4.20")
     assert _titles(filtered)[0].startswith("Age bracket: conversations (n=3)")

@@ -127,26 +127,12 @@ def fake_query_model(monkeypatch):
     monkeypatch.setattr(embed, "load_embedder", lambda model, device="auto": FakeEmbedder())
 
 
-@pytest.fixture(autouse=True)
-def run_router_on_every_page(monkeypatch):
-    """AppTest resets ``PagesManager.uses_pages_directory`` before every run, and with a
-    ``pages/`` folder next to app.py a run after ``switch_page`` executes the page file
-    alone (Streamlit's MPA v1 path), skipping the router and its sidebar. Make that path
-    run app.py, as a real session does once ``st.navigation`` has been called."""
-    import runpy
-
-    import streamlit.runtime.scriptrunner.script_runner as sr
-
-    monkeypatch.setattr(sr, "_mpa_v1",
-                        lambda main: runpy.run_path(str(main), run_name="__main__"))
-
-
 def open_page(db: Path, monkeypatch, **params) -> AppTest:
     monkeypatch.setenv("THOUGHTTRACE_DB", str(db))
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
     for key, value in params.items():
         at.query_params[key] = value
-    at.switch_page("pages/browser.py")
+    at.switch_page("views/browser.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

@@ -428,7 +428,7 @@ def _charts(at) -> list[dict]:
 
 def test_shifts_page_with_a_filter(built_db, monkeypatch):
     model, _ = _model_and_wrong_provider(built_db)
-    at = _run(built_db, monkeypatch, "pages/shifts.py", {"model": model})
+    at = _run(built_db, monkeypatch, "views/shifts.py", {"model": model})
     assert at.title[0].value == "Semantic shifts"
     specs = _charts(at)
     assert len(specs) == 2  # panels + global map
@@ -449,13 +449,13 @@ def test_shifts_page_with_a_filter(built_db, monkeypatch):
 
 
 def test_shifts_page_unfiltered_uses_stored_metrics(built_db, monkeypatch):
-    at = _run(built_db, monkeypatch, "pages/shifts.py")
+    at = _run(built_db, monkeypatch, "views/shifts.py")
     assert any("stored by the build" in c.value for c in at.caption)
 
 
 def test_topics_page_with_a_filter(built_db, monkeypatch):
     model, _ = _model_and_wrong_provider(built_db)
-    at = _run(built_db, monkeypatch, "pages/topics.py", {"model": model})
+    at = _run(built_db, monkeypatch, "views/topics.py", {"model": model})
     assert at.title[0].value == "Topics"
     kinds = [s["data"][0]["type"] for s in _charts(at)]
     assert kinds[0] == "sunburst" and "heatmap" in kinds
@@ -467,7 +467,7 @@ def test_topics_page_with_a_filter(built_db, monkeypatch):
     assert any("multi-label" in c.value for c in at.caption)
 
 
-@pytest.mark.parametrize("page", ["pages/shifts.py", "pages/topics.py"])
+@pytest.mark.parametrize("page", ["views/shifts.py", "views/topics.py"])
 def test_pages_with_a_filter_matching_nothing(built_db, monkeypatch, page):
     model, other = _model_and_wrong_provider(built_db)
     if other is None:
@@ -477,7 +477,7 @@ def test_pages_with_a_filter_matching_nothing(built_db, monkeypatch, page):
     assert not at.get("plotly_chart")
 
 
-@pytest.mark.parametrize("page", ["pages/shifts.py", "pages/topics.py"])
+@pytest.mark.parametrize("page", ["views/shifts.py", "views/topics.py"])
 def test_pages_on_db_without_analytics_say_run_build(ingest_only_db, monkeypatch, page):
     at = _run(ingest_only_db, monkeypatch, page)
     assert any("python -m precompute build" in i.value for i in at.info)
