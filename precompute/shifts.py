@@ -153,10 +153,18 @@ def _input_signature(con: duckdb.DuckDBPyConnection, kinds: Sequence[str]) -> st
 
 # --------------------------------------------------------------------------- map
 
-def _default_umap() -> Any:
-    import umap  # lazy: importing umap is slow and the first fit compiles with numba
+class _DefaultUMAP:
+    """The global map's reducer: UMAP(**UMAP_PARAMS), with exact neighbours when small
+    enough (precompute.reduce)."""
 
-    return umap.UMAP(**UMAP_PARAMS)
+    def fit_transform(self, x: np.ndarray) -> np.ndarray:
+        from precompute.reduce import umap_fit_transform
+
+        return umap_fit_transform(x, **UMAP_PARAMS)
+
+
+def _default_umap() -> Any:
+    return _DefaultUMAP()
 
 
 def project_2d(matrix: np.ndarray, *, umap_factory: Callable[[], Any] | None = None
