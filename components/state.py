@@ -52,16 +52,16 @@ def _connection(path: str, signature: tuple) -> duckdb.DuckDBPyConnection:
 def cursor() -> duckdb.DuckDBPyConnection:
     """A fresh cursor on the shared read-only connection of the current DB file."""
     status = db_status()
-    return _connection(status.path, status.signature).cursor()
+    return db.cursor(_connection(status.path, status.signature))
 
 
 @st.cache_data(show_spinner=False, max_entries=2048)
-def _cached(name: str, path: str, signature: tuple, args: tuple) -> Any:
-    con = _connection(path, signature).cursor()
+def _cached(name: str, path: str, signature: tuple, key: str, _args: tuple) -> Any:
+    con = db.cursor(_connection(path, signature))
     module, _, func = name.rpartition(".")
     mod = importlib.import_module(f"components.{module}") if module else queries
     try:
-        return getattr(mod, func)(con, *args)
+        return getattr(mod, func)(con, *_args)
     finally:
         con.close()
 
@@ -76,7 +76,9 @@ def query(name: str, *args: Any) -> Any:
     DataFrames.
     """
     status = db_status()
-    return _cached(name, status.path, status.signature, args)
+    # Streamlit would hash ``args`` recursively on every call (tens of ms per rerun with
+    # ~20 queries); their repr is an exact, cheap key (scalars, tuples, frozen dataclasses).
+    return _cached(name, status.path, status.signature, repr(args), args)
 
 
 def is_demo() -> bool:
@@ -89,7 +91,7 @@ def is_demo() -> bool:
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _vector_index(path: str, signature: tuple) -> Any:
     from components import search
-    con = _connection(path, signature).cursor()
+    con = db.cursor(_connection(path, signature))
     try:
         if not search.embedding_info(con)["available"]:
             return None
@@ -129,5 +131,5 @@ def deferred(name: str, *args: Any):
     path, signature = status.path, status.signature
 
     def build() -> Any:
-        return _cached(name, path, signature, args)
+        return _cached(name, path, signature, repr(args), args)
     return build
