@@ -3,6 +3,12 @@
 The build replaces the file atomically (rename), so a file's identity is its inode, size
 and mtime: when that signature changes, the app opens a new connection and every cached
 query result keyed on the old signature is no longer used.
+
+`connect` attaches the file to a fresh in-memory DuckDB instance instead of calling
+``duckdb.connect(path)``: DuckDB caches database instances by path within a process, so
+after a rebuild (rename over the same path) a plain second ``connect(path)`` returns the
+*old* file's instance as long as any connection to it is alive (a session mid-run, the
+cached connection), and the app would keep showing the old data.
 """
 
 from __future__ import annotations
@@ -39,8 +45,33 @@ def build_command(path: str | Path) -> str:
     return f"python -m precompute build --source hf --db {path}"
 
 
+#: Catalog name of the attached DB file in the app's connections.
+ALIAS = "tt"
+
+
 def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(path), read_only=True)
+    """A read-only connection whose default catalog is the DB file at ``path`` (the file as
+    it is now, never a cached instance of a file that was replaced at that path)."""
+    con = duckdb.connect(":memory:")
+    try:
+        quoted = str(path).replace("'", "''")
+        con.execute(f"ATTACH '{quoted}' AS {ALIAS} (READ_ONLY)")
+        con.execute(f"USE {ALIAS}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A new cursor on ``con`` reading the same catalog (``con.cursor()`` starts in the
+    default in-memory catalog; this switches it to the attached DB when there is one)."""
+    cur = con.cursor()
+    try:
+        cur.execute(f"USE {ALIAS}")
+    except duckdb.Error:
+        pass  # a plain connection to a file (tests, notebooks): already its catalog
+    return cur
 
 
 def check(path: str | Path) -> DbStatus:
@@ -57,7 +88,8 @@ def check(path: str | Path) -> DbStatus:
                                           f"({exc.__class__.__name__}).", cmd)
     try:
         tables = {r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables").fetchall()}
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = ?",
+            [ALIAS]).fetchall()}
         missing = [t for t in REQUIRED_TABLES if t not in tables]
         if missing:
             return DbStatus(False, path, sig, f"{path} lacks the tables {', '.join(missing)}: "
@@ -67,6 +99,9 @@ def check(path: str | Path) -> DbStatus:
         if version != str(SCHEMA_VERSION):
             return DbStatus(False, path, sig, f"{path} has schema version {version}, this app "
                                               f"needs {SCHEMA_VERSION}: rebuild it.", cmd)
+    except duckdb.Error as exc:
+        return DbStatus(False, path, sig, f"{path} cannot be read as this app's database "
+                                          f"({exc.__class__.__name__}).", cmd)
     finally:
         con.close()
     return DbStatus(True, path, sig)
