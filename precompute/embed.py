@@ -35,7 +35,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from precompute.store import get_meta, replace_table, set_meta, stage_record, table_exists
+from precompute.store import (get_meta, hash_inputs, replace_table, set_meta, stage_record,
+                              table_exists)
 
 Log = Callable[[str], None]
 
@@ -354,13 +355,6 @@ def load_vectors(con: duckdb.DuckDBPyConnection, kinds: Sequence[str],
 # --------------------------------------------------------------------------- stage
 
 
-def _hash(*parts: object) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(repr(part).encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
 
 def stage_embed(con: duckdb.DuckDBPyConnection, *, settings: Any, log: Log = print,
                 embedder: Any | None = None, **_: object) -> dict:
@@ -376,7 +370,7 @@ def stage_embed(con: duckdb.DuckDBPyConnection, *, settings: Any, log: Log = pri
     params = {"model": model, "embed_assistant": settings.embed_assistant,
               "prune": settings.prune_embeddings, "batch_size": settings.batch_size,
               "device": settings.device}
-    input_hash = _hash(model, settings.embed_assistant, settings.prune_embeddings,
+    input_hash = hash_inputs(model, settings.embed_assistant, settings.prune_embeddings,
                        list(zip(items["item_id"], items["text_hash"])))
     prev = stage_record(con, "embed")
     if (not settings.force and prev and prev["input_hash"] == input_hash

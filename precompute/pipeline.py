@@ -8,7 +8,6 @@ core tables and does not resolve (or read) the source at all.
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import time
 from dataclasses import dataclass, field, replace
@@ -21,7 +20,7 @@ from precompute import __version__
 from precompute.config import Settings
 from precompute.ingest import ingest_file
 from precompute.sources import ResolvedSource, resolve_source
-from precompute.store import (SCHEMA_VERSION, atomic_db, get_meta, record_stage,
+from precompute.store import (SCHEMA_VERSION, atomic_db, get_meta, hash_inputs, record_stage,
                               stage_record, table_exists, write_core)
 
 Log = Callable[[str], None]
@@ -49,13 +48,6 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _hash(*parts: object) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(repr(part).encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
 
 def stage_ingest(con: duckdb.DuckDBPyConnection, *, settings: Settings,
                  source: ResolvedSource, log: Log, **_: object) -> dict:
@@ -63,7 +55,7 @@ def stage_ingest(con: duckdb.DuckDBPyConnection, *, settings: Settings,
     from precompute.ingest import read_lines
 
     _, sha = read_lines(source.path)
-    input_hash = _hash(sha, settings.strict, SCHEMA_VERSION, source.kind, source.label)
+    input_hash = hash_inputs(sha, settings.strict, SCHEMA_VERSION, source.kind, source.label)
     prev = stage_record(con, "ingest")
     if (not settings.force and prev and prev["input_hash"] == input_hash
             and table_exists(con, "conversations")):

@@ -53,7 +53,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from precompute.store import replace_table, stage_record, table_exists
+from precompute.store import hash_inputs, replace_table, stage_record, table_exists
 
 Log = Callable[[str], None]
 
@@ -539,13 +539,6 @@ def nearest(matrix: np.ndarray, item_ids: Sequence[str], query_vec: np.ndarray,
 
 # --------------------------------------------------------------------------- stage
 
-def _hash(*parts: object) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(repr(part).encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
 
 def _settle(con: duckdb.DuckDBPyConnection) -> None:
     """Finish a pending execute() result (DuckDB 2 keeps one open after fetchone(), and
@@ -578,7 +571,7 @@ def stage_shifts(con: duckdb.DuckDBPyConnection, *, settings: Any, log: Log = pr
               "probe": "logistic regression (liblinear, C=1), ROC AUC, 5 folds grouped "
                        "by conversation",
               "stage_version": STAGE_VERSION}
-    input_hash = _hash(_input_signature(con, MAP_KINDS), params)
+    input_hash = hash_inputs(_input_signature(con, MAP_KINDS), params)
     prev = stage_record(con, "shifts")
     skip = (not force and prev and prev["input_hash"] == input_hash
             and all(table_exists(con, t) for t in DDL))

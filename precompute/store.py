@@ -8,6 +8,7 @@ intact, and a reader holding the old file keeps reading it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -190,6 +191,16 @@ def write_core(con: duckdb.DuckDBPyConnection, result: Any, provenance: dict) ->
     }
     prov["versions"] = json.dumps(prov.get("versions") or {}, sort_keys=True)
     replace_table(con, "provenance", pd.DataFrame([prov]), CORE_DDL["provenance"])
+
+
+def hash_inputs(*parts: object) -> str:
+    """A stage's input hash: sha256 over the repr of each part (a stage is skipped on a
+    rerun when this is unchanged)."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(repr(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 def record_stage(con: duckdb.DuckDBPyConnection, stage: str, *, input_hash: str,

@@ -60,7 +60,8 @@ import pandas as pd
 
 from precompute.embed import (EmbedError, collect_items, embedder_for, ensure_vectors,
                               load_vectors, model_name_of, settle, vectors_for_hashes)
-from precompute.store import get_meta, replace_table, set_meta, stage_record, table_exists
+from precompute.store import (get_meta, hash_inputs, replace_table, set_meta, stage_record,
+                              table_exists)
 
 Log = Callable[[str], None]
 
@@ -252,13 +253,6 @@ def _file_sha(path: Path | None) -> str | None:
         raise TopicError(f"{path}: file not found")
 
 
-def _hash(*parts: object) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(repr(part).encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
 
 def _check_model(con: duckdb.DuckDBPyConnection, model: str) -> None:
     stored = get_meta(con, "embed_model")
@@ -300,7 +294,7 @@ def stage_topics(con: duckdb.DuckDBPyConnection, *, settings: Any, log: Log = pr
               "margin": settings.topic_margin,
               "topic_labels": str(labels_path) if labels_path else None,
               "scores_kept": "all conversation x subtopic pairs"}
-    input_hash = _hash(model, [(s.domain, s.name, s.description) for s in taxonomy],
+    input_hash = hash_inputs(model, [(s.domain, s.name, s.description) for s in taxonomy],
                        settings.topic_match, settings.topic_min_score, settings.topic_margin,
                        task_items, conv_ids,
                        str(labels_path) if labels_path else None, _file_sha(labels_path))
@@ -530,7 +524,7 @@ def stage_clusters(con: duckdb.DuckDBPyConnection, *, settings: Any, log: Log = 
               "umap_min_items": UMAP_MIN_ITEMS, "min_items": MIN_ITEMS,
               "hdbscan": {"metric": "euclidean", "cluster_selection_method": "eom"},
               "keywords": {"method": "c-TF-IDF", "top_n": N_KEYWORDS, "stop_words": "english"}}
-    input_hash = _hash(params, {s: list(zip(it["item_id"], it["text_hash"]))
+    input_hash = hash_inputs(params, {s: list(zip(it["item_id"], it["text_hash"]))
                                 for s, (it, _) in loaded.items()})
     prev = stage_record(con, "clusters")
     if (not settings.force and prev and prev["input_hash"] == input_hash
