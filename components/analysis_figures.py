@@ -18,7 +18,8 @@ import plotly.io as pio
 from components.analysis import (END_OF_CONVERSATION, KIND_TITLES, NO_REASON,
                                  PUBLISHED_SOURCE)
 from components.figures import empty_figure
-from components.theme import LABEL_COLORS, TEMPLATE_NAME
+from components.theme import (LABEL_COLORS, MUTED_COLOR, NEUTRAL, NOTE_SIZE, TEMPLATE_NAME,
+                              TEXT_SIZE)
 
 SPECIAL_COLORS = {NO_REASON: "#DDDDDD", END_OF_CONVERSATION: "#888888"}
 COUNT_COLORS = {"conversations": "#4477AA", "users": "#CCBB44"}
@@ -68,32 +69,38 @@ def label_share_bars(dist: pd.DataFrame, kind: str, n_conversations: int,
     published = [None if pd.isna(v) else float(v) for v in df["published_share"]]
     custom = [[lab, meaning or "", int(n), sh]
               for lab, meaning, n, sh in zip(df["label"], df["meaning"], df["n"], share)]
+    # A legend swatch shows a bar trace's first point: each trace starts with an empty
+    # (null) bar in a neutral colour, so the legend reads "hatched = published, solid =
+    # this selection" instead of showing one arbitrary label's colour.
+    y0, none0, custom0 = [names[0]], [None], [[None, "", 0, 0.0]]
     data = []
     if compare:
         data.append(dict(
-            type="bar", orientation="h", y=names, x=published, name=PUBLISHED_SOURCE,
-            marker=dict(color=[_rgba(c, 0.35) for c in colors],
-                        line=dict(color=colors, width=1),
-                        pattern=dict(shape="/", fgcolor="#666666", size=6)),
-            text=[_pct(v) for v in published], textposition="outside",
-            textfont=dict(size=12, color="#666666"), customdata=custom, cliponaxis=False,
+            type="bar", orientation="h", y=y0 + names, x=none0 + published,
+            name=PUBLISHED_SOURCE,
+            marker=dict(color=[_rgba(NEUTRAL, 0.3)] + [_rgba(c, 0.35) for c in colors],
+                        line=dict(color=[NEUTRAL] + colors, width=1),
+                        pattern=dict(shape="/", fgcolor=MUTED_COLOR, size=6)),
+            text=[""] + [_pct(v) for v in published], textposition="outside",
+            textfont=dict(size=NOTE_SIZE, color=MUTED_COLOR), customdata=custom0 + custom,
+            cliponaxis=False,
             hovertemplate="<b>%{y}</b><br>%{customdata[1]}<br>" + PUBLISHED_SOURCE
                           + ": %{x:.1%}<extra></extra>"))
     data.append(dict(
-        type="bar", orientation="h", y=names, x=share, name="this selection",
-        marker=dict(color=colors), cliponaxis=False,
-        text=[f"{_pct(v)} ({int(n):,})" for v, n in zip(share, df["n"])],
-        textposition="outside", customdata=custom,
+        type="bar", orientation="h", y=y0 + names, x=none0 + share, name="this selection",
+        marker=dict(color=[NEUTRAL] + colors), cliponaxis=False,
+        text=[""] + [f"{_pct(v)} ({int(n):,})" for v, n in zip(share, df["n"])],
+        textposition="outside", textfont=dict(size=TEXT_SIZE), customdata=custom0 + custom,
         hovertemplate="<b>%{y}</b><br>%{customdata[1]}<br>this selection: %{customdata[2]:,} "
                       f"{noun} (%{{customdata[3]:.1%}})<extra></extra>"))
     top = max([*share, *[v for v in published if v is not None]] or [0.0])
     layout = dict(
         title=dict(text=title), barmode="group", bargap=0.25,
-        height=150 + (56 if compare else 36) * len(df), showlegend=compare,
+        height=160 + (58 if compare else 40) * len(df), showlegend=compare,
         legend=dict(orientation="h", y=1.0, x=0, yanchor="bottom", traceorder="reversed"),
-        xaxis=dict(tickformat=".0%", range=[0, min(1.0, top * 1.35 + 0.03)],
+        xaxis=dict(tickformat=".0%", range=[0, min(1.0, top * 1.4 + 0.04)],
                    title=dict(text="share of " + noun)),
-        margin=dict(r=30, t=100 if compare else 70))
+        margin=dict(r=30, t=110 if compare else 75))
     return _figure(data, layout)
 
 
@@ -134,14 +141,13 @@ def stage_bars(result: Mapping, kind: str, rule_title: str, split_title: str | N
     noun = KIND_NOUNS[kind]
     shown = facets_df[facets_df["shown"]]
     total = int(shares["n"].sum())
-    title = (f"{KIND_TITLES[kind]} by stage: share of {total:,} {noun} per stage"
-             f"<br><sup>stages: {rule_title}")
+    title = (f"{KIND_TITLES[kind]} by stage<br><sup>share of {total:,} {noun} per stage · "
+             f"stages: {rule_title}</sup>")
     if split_title:
-        title += (f"; split by {split_title.lower()}: top {len(shown)} of "
+        title += (f"<br><sup>split by {split_title.lower()}: top {len(shown)} of "
                   f"{len(facets_df)} values by conversations "
                   f"({int(shown['conversations'].sum()):,} of "
-                  f"{int(facets_df['conversations'].sum()):,} conversations)")
-    title += "</sup>"
+                  f"{int(facets_df['conversations'].sum()):,} conversations)</sup>")
     if total == 0:
         return empty_figure(f"No {noun} in the selection.", title)
     facets = list(shown["facet"]) if split_title else list(dict.fromkeys(shares["facet"]))
@@ -187,12 +193,13 @@ def stage_bars(result: Mapping, kind: str, rule_title: str, split_title: str | N
                 name=cols["display_name"][idx[0]], legendgroup=lab, showlegend=(i == 0),
                 marker=dict(color=_color(lab)), customdata=custom,
                 text=[f"{v:.0%}" if v >= 0.06 else "" for v in sh], textposition="inside",
-                insidetextanchor="middle", textfont=dict(size=11), hovertemplate=hover,
+                insidetextanchor="middle", textfont=dict(size=NOTE_SIZE), hovertemplate=hover,
                 xaxis="x" + suffix, yaxis="y" + suffix))
         layout["xaxis" + suffix] = dict(
             domain=xdom, anchor="y" + suffix, type="category", categoryorder="array",
             categoryarray=names, tickmode="array", tickvals=names,
-            ticktext=[f"{s}<br><sup>n={int(t):,}</sup>" for s, t in zip(names, totals)],
+            ticktext=[f'{s}<br><span style="font-size:{NOTE_SIZE}px">n={int(t):,}</span>'
+                      for s, t in zip(names, totals)],
             title=dict(text=axis_title) if axis_title and r == nrows - 1 and c == 0 else None)
         layout["yaxis" + suffix] = dict(
             domain=ydom, anchor="x" + suffix, tickformat=".0%", range=[0, 1.0001],
@@ -202,16 +209,16 @@ def stage_bars(result: Mapping, kind: str, rule_title: str, split_title: str | N
             layout["annotations"].append(dict(
                 text=f"<b>{facet}</b> (n={conv_n.get(facet, 0):,} conv.)", x=sum(xdom) / 2,
                 y=ydom[1], xref="paper", yref="paper", xanchor="center", yanchor="bottom",
-                showarrow=False, font=dict(size=13)))
+                showarrow=False, font=dict(size=TEXT_SIZE)))
     for key in list(layout):
         if key.startswith(("xaxis", "yaxis")):
             layout[key] = {k: v for k, v in layout[key].items() if v is not None}
     # Legend pinned to the bottom of the figure (container coordinates), below the
     # two-line tick labels: room for ~4 legend rows in a half-width chart, 2 when split.
-    bottom = 130 if not split_title else 110
+    bottom = 140 if not split_title else 115
     layout.update(
-        height=(200 + 300 * nrows + bottom) if split_title else 460 + bottom,
-        margin=dict(t=125 if split_title else 95, b=bottom),
+        height=(220 + 300 * nrows + bottom) if split_title else 470 + bottom,
+        margin=dict(t=150 if split_title else 105, b=bottom),
         legend=dict(orientation="h", x=0, y=0, yref="container", yanchor="bottom"))
     return _figure(data, layout)
 
@@ -219,10 +226,26 @@ def stage_bars(result: Mapping, kind: str, rule_title: str, split_title: str | N
 # --------------------------------------------------------------------------- Sankey
 
 
+def transition_title(flow_title: str, n_pairs: int, mode: str, n_conversations: int,
+                     rule_title: str, source_stage: str | None = None) -> str:
+    """The title of a transition Sankey: what flows, how many pairs, over what."""
+    what = {"stages": "consecutive pairs that cross into a later stage",
+            "pairs": "consecutive pairs"}[mode]
+    return (f"{flow_title}: {n_pairs:,} {what}"
+            + (f" starting in {source_stage}" if source_stage else "")
+            + f"<br><sup>in {n_conversations:,} conversations; stages: {rule_title}</sup>")
+
+
+def pair_titles(flow: str) -> tuple[str, str]:
+    """Column headings of a two-column (``mode="pairs"``) Sankey for ``flow``."""
+    return (("reaction", "first reason on the next user message")
+            if flow == "reaction_reason" else ("this thought", "next thought of the kind"))
+
+
 def sankey_figure(links: pd.DataFrame, mode: str, stage_names: Sequence[str],
                   display: Mapping[str, str], title: str,
-                  pair_titles: tuple[str, str] = ("this thought", "next thought")
-                  ) -> go.Figure:
+                  pair_titles: tuple[str, str] = ("this thought", "next thought"),
+                  height: int = 640) -> go.Figure:
     """A Sankey of `analysis.sankey_links` output: nodes label@stage (``mode="stages"``,
     columns in stage order) or two columns this -> next (``mode="pairs"``); label colours
     on nodes, counts on links."""
@@ -245,7 +268,7 @@ def sankey_figure(links: pd.DataFrame, mode: str, stage_names: Sequence[str],
                                        order.get(node[k]["label"], len(order) + 2)))
     # Node centres (0 = top): one value->height scale for all columns that leaves room for
     # the padding between nodes, so the fullest column fits exactly (plotly's own rule).
-    height, top, bottom, pad = 560, 100, 10, 10
+    top, bottom, pad = 110, 10, 12
     p = pad / (height - top - bottom)
     cols: dict[int, list[str]] = {}
     for k in keys:
@@ -275,10 +298,10 @@ def sankey_figure(links: pd.DataFrame, mode: str, stage_names: Sequence[str],
                    for a, sa, b, sb, share in zip(L["label_a"], L["stage_a"], L["label_b"],
                                                   L["stage_b"], L["share_of_source"])]
     data = [dict(
-        type="sankey", arrangement="snap", textfont=dict(size=12),
+        type="sankey", arrangement="snap", textfont=dict(size=TEXT_SIZE),
         node=dict(label=names, color=[_color(node[k]["label"]) for k in keys],
                   x=[node[k]["x"] for k in keys], y=[node[k]["y"] for k in keys],
-                  pad=pad, thickness=16, line=dict(color="white", width=0.5),
+                  pad=pad, thickness=18, line=dict(color="white", width=0.5),
                   customdata=node_hover,
                   hovertemplate="<b>%{customdata}</b><br>%{value:,} thoughts<extra></extra>"),
         link=dict(source=[index[k] for k in L["source"]],
@@ -296,11 +319,12 @@ def sankey_figure(links: pd.DataFrame, mode: str, stage_names: Sequence[str],
                 annotations.append(dict(
                     x=i / n_cols, y=1.0, xref="paper", yref="paper", yanchor="bottom",
                     xanchor="left" if i == 0 else ("right" if i == n_cols else "center"),
-                    text=f"<b>{s}</b>", showarrow=False, font=dict(size=13)))
+                    text=f"<b>{s}</b>", showarrow=False, font=dict(size=TEXT_SIZE)))
     else:
         for i, t in enumerate(pair_titles):
             annotations.append(dict(x=i, y=1.0, xref="paper", yref="paper", yanchor="bottom",
-                                    text=f"<b>{t}</b>", showarrow=False, font=dict(size=13),
+                                    text=f"<b>{t}</b>", showarrow=False,
+                                    font=dict(size=TEXT_SIZE),
                                     xanchor="left" if i == 0 else "right"))
     layout = dict(title=dict(text=title), height=height, annotations=annotations,
                   margin=dict(t=top, l=10, r=10, b=bottom))
@@ -336,17 +360,35 @@ def participant_bars(counts: pd.DataFrame, field_title: str, n_conversations: in
         data.append(dict(
             type="bar", orientation="h", y=short, x=values, name=s,
             marker=dict(color=COUNT_COLORS[s]), text=[f"{v:,}" for v in values],
-            textposition="outside", cliponaxis=False,
+            textposition="outside", cliponaxis=False, textfont=dict(size=NOTE_SIZE),
             customdata=[[c, v / max(n_total, 1)] for c, v in zip(cats, values)],
             hovertemplate="<b>%{customdata[0]}</b><br>%{x:,} " + s
                           + " (%{customdata[1]:.1%} of " + f"{n_total:,})<extra></extra>"))
     layout = dict(
         title=dict(text=title), barmode="group", bargap=0.2,
-        height=140 + (22 + 14 * len(show)) * len(df), showlegend=len(show) > 1,
+        height=150 + (24 + 16 * len(show)) * len(df), showlegend=len(show) > 1,
         legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom",
                     traceorder="reversed"),
         xaxis=dict(tickformat=",d", rangemode="tozero", title=dict(text="count"),
                    **({"dtick": 1} if max_value <= 10 else {})),
         yaxis=dict(type="category"),
-        margin=dict(t=90 if note else 70, r=40))
+        margin=dict(t=100 if note else 75, r=40))
     return _figure(data, layout)
+
+
+def participant_note(field: str, result: Mapping, top_n: int = 15) -> str:
+    """The small print under a participant chart: how ``field``'s answers were cleaned
+    (``result`` as `analysis.participant_counts` returns it)."""
+    if field == "age":
+        return "(no valid age): not an age 13–100, e.g. 2 or 366; (missing): no answer"
+    if field == "occupation":
+        return (f"{result.get('distinct') or 0:,} distinct answers after normalising case "
+                f"and spaces; the {int(top_n)} most frequent shown, the rest as “other”")
+    if field in ("gender", "education"):
+        return "case and spaces normalised"
+    if field == "ai_frequency":
+        return "the survey's 1–5 scale as answered; invalid answers count as (missing)"
+    if field == "purposes":
+        return ("keyword groups over the free-text answer; a conversation can be in several "
+                "groups, so the bars add up to more than n")
+    return ""

@@ -29,7 +29,7 @@ def _slug(text: str) -> str:
 
 def show(fig: go.Figure, *, name: str, n: str, key: str | None = None,
          on_select: Any = "ignore", selection_mode: Any = ("points", "box", "lasso"),
-         height: int | None = None) -> Any:
+         height: int | None = None, **chart_kwargs: Any) -> Any:
     """Render ``fig`` full-width with a download popover; returns the selection event.
 
     Args:
@@ -37,11 +37,14 @@ def show(fig: go.Figure, *, name: str, n: str, key: str | None = None,
         name: file name stem and widget key base (e.g. "stage-dynamics-reasons").
         n: what the figure counts, for the caption (e.g. "n = 1,234 thoughts").
         key: widget key (defaults to ``name``).
-        on_select: passed to st.plotly_chart ("ignore" or "rerun").
+        on_select / selection_mode: passed to st.plotly_chart ("ignore" or "rerun").
+        height: page height of the exported files (default: the figure's own).
+        chart_kwargs: any other st.plotly_chart argument.
     """
     key = key or _slug(name)
-    kwargs = {"on_select": on_select, "selection_mode": selection_mode} \
-        if on_select != "ignore" else {}
+    kwargs = dict(chart_kwargs)
+    if on_select != "ignore":
+        kwargs.update(on_select=on_select, selection_mode=selection_mode)
     event = st.plotly_chart(fig, width="stretch", theme=None, key=f"chart-{key}",
                             config={"displaylogo": False,
                                     "toImageButtonOptions": {"scale": export.PNG_SCALE,

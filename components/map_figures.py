@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 
 from components.figures import empty_figure
 from components.theme import (DOMAIN_COLORS, FALLBACK_SEQUENCE, KIND_COLORS, LABEL_COLORS,
-                              TEMPLATE_NAME)
+                              LINE_WIDTH, NOTE_SIZE, TEMPLATE_NAME, TEXT_SIZE)
 
 PAIR_ORDER = ("consecutive", "message_reason", "reaction_next")
 PAIR_TITLES = {"consecutive": "Consecutive user messages",
@@ -55,8 +55,9 @@ def ring_traces(rings: Mapping[str, float], xref: str = "x", yref: str = "y"
         x, y = r * np.cos(t), r * np.sin(t)
         common = dict(type="scattergl", x=x, y=y, xaxis=xref, yaxis=yref, mode="lines",
                       showlegend=False, hoverinfo="skip", name=name, meta=float(r))
-        out.append(dict(common, line=dict(color="rgba(255,255,255,0.85)", width=4)))
-        out.append(dict(common, line=dict(color="#111111", width=1.6,
+        out.append(dict(common, line=dict(color="rgba(255,255,255,0.85)",
+                                          width=LINE_WIDTH + 2.5)))
+        out.append(dict(common, line=dict(color="#111111", width=LINE_WIDTH,
                                           dash=RING_DASH[name])))
     return out
 
@@ -168,10 +169,10 @@ def shift_panels(points: pd.DataFrame, rings: pd.DataFrame, *,
                         line=dict(color="#222222", width=1.2)),
             hovertemplate="source (every pair starts here)<extra></extra>"))
         annotations.append(dict(
-            text=f"{PAIR_TITLES[ptype]}<br><sup>n = {n.get(ptype, 0):,} pairs"
-                 f"{_ring_text(ring_of.get(ptype, {}))}</sup>",
+            text=f"{PAIR_TITLES[ptype]}<br><span style=\"font-size:{NOTE_SIZE + 1}px\">"
+                 f"n = {n.get(ptype, 0):,} pairs{_ring_text(ring_of.get(ptype, {}))}</span>",
             x=x0 + width / 2, y=1.0, xref="paper", yref="paper", xanchor="center",
-            yanchor="bottom", showarrow=False, font=dict(size=15)))
+            yanchor="bottom", showarrow=False, font=dict(size=TEXT_SIZE + 2)))
         ring = ring_of.get(ptype, {})
         last = None
         for name in RING_NAMES:
@@ -185,7 +186,7 @@ def shift_panels(points: pd.DataFrame, rings: pd.DataFrame, *,
             a = math.radians(RING_ANGLES[name])
             annotations.append(dict(x=r * math.cos(a), y=r * math.sin(a), xref=xref,
                                     yref=yref, text=f"{name} {r:.2f}", showarrow=False,
-                                    font=dict(size=12, color="#222222"),
+                                    font=dict(size=NOTE_SIZE, color="#222222"),
                                     bgcolor="rgba(255,255,255,0.85)", borderpad=1))
         if not len(sub):
             annotations.append(dict(x=0, y=-lim * 0.5, xref=xref, yref=yref,
@@ -201,7 +202,7 @@ def shift_panels(points: pd.DataFrame, rings: pd.DataFrame, *,
         if notes:
             annotations.append(dict(
                 x=0, y=-lim * 0.94, xref=xref, yref=yref, showarrow=False,
-                text=" · ".join(notes), font=dict(size=11, color="#8A4B00"),
+                text=" · ".join(notes), font=dict(size=NOTE_SIZE, color="#8A4B00"),
                 bgcolor="#FFF4E0"))
         axis = dict(range=[-lim, lim], zeroline=True, zerolinecolor="#DDDDDD",
                     showgrid=False, constrain="domain")
@@ -209,6 +210,7 @@ def shift_panels(points: pd.DataFrame, rings: pd.DataFrame, *,
                                      title=dict(text="Δ map-1" if i == 2 else None))
         layout[f"yaxis{sfx}"] = dict(axis, domain=[0, 1], anchor=xref, scaleanchor=xref,
                                      scaleratio=1, showticklabels=(i == 1),
+                                     ticks="outside" if i == 1 else "",
                                      title=dict(text="Δ map-2" if i == 1 else None))
     layout.update(template=TEMPLATE_NAME, height=height, dragmode="zoom",
                   margin=dict(l=10, r=10, t=90, b=10), hovermode="closest",
@@ -304,14 +306,14 @@ def global_map(points: pd.DataFrame, color_by: str = "kind", *,
             text=[_esc(names.get(v, v)) for v in arrows["label"]]))
         annotations += [dict(x=r.x1, y=r.y1, ax=r.x0, ay=r.y0, xref="x", yref="y",
                              axref="x", ayref="y", showarrow=True, arrowhead=2,
-                             arrowsize=1.2, arrowwidth=1.8, arrowcolor="#222222", text="")
+                             arrowsize=1.2, arrowwidth=2, arrowcolor="#222222", text="")
                         for r in arrows.itertuples()]
     if total is not None and total > len(points):
         annotations.append(dict(
             text=f"showing a stratified sample of {len(points):,} of {total:,} points "
                  "(fixed seed, every kind kept)", xref="paper", yref="paper", x=1.0, y=1.0,
             xanchor="right", yanchor="bottom", showarrow=False, align="right",
-            font=dict(size=12, color="#8A4B00"), bgcolor="#FFF4E0", bordercolor="#E0B070",
+            font=dict(size=NOTE_SIZE, color="#8A4B00"), bgcolor="#FFF4E0", bordercolor="#E0B070",
             borderwidth=1, borderpad=3))
     title = "Global map of user messages and thoughts"
     if arrows_title:
@@ -343,7 +345,7 @@ def label_distribution(dist: pd.DataFrame, names: Mapping[str, str] | None = Non
                text=[f"{n:,} ({s:.0%})" for n, s in zip(df["n"], df["share"])],
                textposition="auto", hovertemplate="%{y}: %{x:,}<extra></extra>")
     return go.Figure(data=[bar], layout=dict(
-        template=TEMPLATE_NAME, title=dict(text=title), height=110 + 34 * len(df),
+        template=TEMPLATE_NAME, title=dict(text=title), height=120 + 38 * len(df),
         xaxis=dict(title=dict(text="selected items")), showlegend=False))
 
 
@@ -375,9 +377,11 @@ def topic_hierarchy(frame: pd.DataFrame, *, kind: str = "sunburst", title: str =
                  texttemplate="%{label}<br>%{value:,}")
     if kind == "sunburst":
         trace.update(maxdepth=2, insidetextorientation="radial")
+    # labels of slices too thin to read are left off (the hover still has them)
     return go.Figure(data=[trace], layout=dict(
         template=TEMPLATE_NAME, title=dict(text=title), height=height,
-        margin=dict(l=10, r=10, t=60, b=10)))
+        uniformtext=dict(minsize=NOTE_SIZE - 2, mode="hide"),
+        margin=dict(l=10, r=10, t=70, b=10)))
 
 
 def cluster_bars(clusters: pd.DataFrame, space: str, *, title: str = "",
@@ -400,14 +404,14 @@ def cluster_bars(clusters: pd.DataFrame, space: str, *, title: str = "",
     bar = dict(type="bar", y=[_esc(v) for v in labels], x=df["n"].to_numpy(),
                orientation="h", marker=dict(color=colors),
                text=[f"{n:,}" for n in df["n"]], textposition="outside", cliponaxis=False,
+               textfont=dict(size=NOTE_SIZE),
                customdata=np.column_stack([df["keywords"].fillna("").map(_esc).to_numpy(),
                                            df["size"].to_numpy()]),
                hovertemplate="<b>%{y}</b><br>keywords: %{customdata[0]}<br>%{x:,} in the "
                              "selection · %{customdata[1]:,} overall<extra></extra>")
     return go.Figure(data=[bar], layout=dict(
-        template=TEMPLATE_NAME, title=dict(text=title), height=120 + 26 * len(df),
-        xaxis=dict(title=dict(text="items in the selection")), showlegend=False,
-        yaxis=dict(tickfont=dict(size=12))))
+        template=TEMPLATE_NAME, title=dict(text=title), height=130 + 30 * len(df),
+        xaxis=dict(title=dict(text="items in the selection")), showlegend=False))
 
 
 def share_heatmap(share: pd.DataFrame, counts: pd.DataFrame, row_total: pd.Series, *,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import state
+from components import share, state
 from components.filters import FACETS, FILTER_KEYS, MISSING, RANGES, Filters, from_query_params
 
 FACET_TITLES = {
@@ -150,6 +150,7 @@ def render() -> Filters:
     filters = _from_widgets(bounds)
     st.session_state["filters"] = filters
     write_url(filters)
+    share.render()
     return filters
 
 

@@ -52,6 +52,23 @@ FALLBACK_SEQUENCE = ["#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DD
 FONT_FAMILY = "Inter, 'Helvetica Neue', Arial, sans-serif"
 TEMPLATE_NAME = "thoughttrace"
 
+# Presentation sizes (px at 1x; exports are 1200 px wide, PNG at 3x): readable from the back
+# of a lecture hall. Builders use these instead of their own numbers.
+BASE_SIZE = 16          # default text
+TITLE_SIZE = 22         # figure title (a <sup> subtitle renders at ~70%)
+AXIS_TITLE_SIZE = 17
+TICK_SIZE = 15
+LEGEND_SIZE = 15
+TEXT_SIZE = 14          # values printed on bars, node labels, panel titles
+NOTE_SIZE = 13          # secondary notes inside the plot (sample notices, ring labels)
+CAPTION_SIZE = 13       # the export caption line
+LINE_WIDTH = 2.5        # data lines (rings, reference lines, arrows)
+AXIS_LINE_WIDTH = 2
+TEXT_COLOR = "#222222"
+MUTED_COLOR = "#666666"
+#: Neutral legend swatch for a trace whose bars carry per-label colours.
+NEUTRAL = "#777777"
+
 
 def color_for(value: str | None, mapping: dict[str, str] | None = None, index: int = 0) -> str:
     """Fixed colour of ``value`` if it has one, else a stable fallback by ``index``."""
@@ -62,21 +79,37 @@ def color_for(value: str | None, mapping: dict[str, str] | None = None, index: i
     return FALLBACK_SEQUENCE[index % len(FALLBACK_SEQUENCE)]
 
 
+def _axis(**extra) -> dict:
+    return dict(linecolor="#444444", linewidth=AXIS_LINE_WIDTH, ticks="outside", ticklen=6,
+                tickwidth=AXIS_LINE_WIDTH, tickcolor="#444444", automargin=True,
+                tickfont=dict(size=TICK_SIZE),
+                title=dict(standoff=10, font=dict(size=AXIS_TITLE_SIZE)), **extra)
+
+
 def _register() -> None:
     template = go.layout.Template()
     template.layout = go.Layout(
-        font=dict(family=FONT_FAMILY, size=15, color="#222222"),
-        title=dict(font=dict(size=19), x=0.0, xanchor="left", pad=dict(l=12)),
+        font=dict(family=FONT_FAMILY, size=BASE_SIZE, color=TEXT_COLOR),
+        title=dict(font=dict(size=TITLE_SIZE), x=0.0, xanchor="left", pad=dict(l=12)),
         paper_bgcolor="white", plot_bgcolor="white",
         colorway=FALLBACK_SEQUENCE,
-        xaxis=dict(showgrid=False, linecolor="#444444", ticks="outside", automargin=True,
-                   title=dict(standoff=8)),
-        yaxis=dict(gridcolor="#E5E5E5", zerolinecolor="#CCCCCC", linecolor="#444444",
-                   automargin=True, title=dict(standoff=8)),
-        legend=dict(bgcolor="rgba(255,255,255,0.8)", font=dict(size=13)),
-        hoverlabel=dict(font=dict(size=13)),
-        margin=dict(l=10, r=10, t=60, b=10),
+        xaxis=_axis(showgrid=False),
+        yaxis=_axis(gridcolor="#E5E5E5", gridwidth=1, zerolinecolor="#CCCCCC"),
+        legend=dict(bgcolor="rgba(255,255,255,0.8)", font=dict(size=LEGEND_SIZE)),
+        hoverlabel=dict(font=dict(size=14)),
+        annotationdefaults=dict(font=dict(size=TEXT_SIZE)),
+        margin=dict(l=10, r=10, t=70, b=10),
     )
+    template.data.scatter = [go.Scatter(line=dict(width=LINE_WIDTH))]
+    template.data.scattergl = [go.Scattergl(line=dict(width=LINE_WIDTH))]
+    template.data.bar = [go.Bar(textfont=dict(size=TEXT_SIZE))]
+    template.data.sankey = [go.Sankey(textfont=dict(size=TEXT_SIZE, color=TEXT_COLOR))]
+    template.data.sunburst = [go.Sunburst(textfont=dict(size=TEXT_SIZE))]
+    template.data.treemap = [go.Treemap(textfont=dict(size=TEXT_SIZE))]
+    template.data.heatmap = [go.Heatmap(textfont=dict(size=TEXT_SIZE),
+                                        colorbar=dict(tickfont=dict(size=TICK_SIZE)))]
+    template.data.table = [go.Table(header=dict(font=dict(size=TEXT_SIZE + 1)),
+                                    cells=dict(font=dict(size=TEXT_SIZE)))]
     pio.templates[TEMPLATE_NAME] = template
 
 

@@ -66,6 +66,21 @@ EPILOG = {
           python -m precompute clusters --db data/thoughttrace.duckdb
           python -m precompute clusters --db /tmp/t.duckdb --min-cluster-size 10
     """,
+    "figures": """
+        Render the figure pack of a built DB for a subset of conversations: overview
+        numbers and per-model table, length distribution, domains, reason and reaction
+        types, stage dynamics, flows (Sankeys), the semantic-shift panels and the
+        participants' age, gender, education and AI-use frequency. Each figure is written
+        as PNG (3x) and SVG with a caption line (dataset and version, filters, n, date),
+        plus an index.html that shows them with their captions. The DB is opened
+        read-only; figures whose tables the DB lacks are skipped with a note. Filter
+        options take the app's values (as in its URLs) and may be repeated.
+
+        example:
+          python -m precompute figures --db data/thoughttrace.duckdb --out figures/
+          python -m precompute figures --db data/thoughttrace.duckdb --out figs/gpt \\
+              --model GPT-5.4 --model "Claude Opus 4.6" --domain Technology --no-caption
+    """,
 }
 
 #: Subcommands that run one analytics stage on an existing DB (no --source).
@@ -119,6 +134,62 @@ def _cluster_options(p: argparse.ArgumentParser) -> None:
                    help="reduce with UMAP before HDBSCAN: auto (UMAP from 15 items on), umap, none")
 
 
+def _figures_options(p: argparse.ArgumentParser) -> None:
+    from components.filters import FACETS
+
+    p.add_argument("--db", type=Path, default=None,
+                   help="DuckDB file to read (default: $THOUGHTTRACE_DB or "
+                        "data/thoughttrace.duckdb); opened read-only")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="folder for the PNG/SVG files and index.html (created)")
+    p.add_argument("--no-caption", action="store_true",
+                   help="leave the caption line off the images (index.html keeps it)")
+    p.add_argument("--scale", type=int, default=3,
+                   help="PNG pixel density (default 3: slides and print)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = p.add_argument_group("filters (each repeatable; values as in the app)")
+    metavars = {"domain": "DOMAIN", "subtopic": "SUBTOPIC", "model": "MODEL",
+                "provider": "PROVIDER", "age": "BRACKET", "gender": "GENDER",
+                "edu": "EDUCATION", "freq": "1-5"}
+    nouns = {"domain": "domain", "subtopic": "subtopic", "model": "model name",
+             "provider": "model provider", "age": "age bracket, e.g. 25-34",
+             "gender": "gender", "edu": "education", "freq": "AI-use frequency (1-5)"}
+    for name, (key, _) in FACETS.items():
+        g.add_argument(f"--{key}", action="append", default=[], dest=f"f_{key}",
+                       metavar=metavars.get(key, "VALUE"),
+                       help=f"{nouns.get(key, key)}; '(missing)' = no value")
+    g.add_argument("--label", action="append", default=[], dest="f_label", metavar="CODE",
+                   help="only conversations with a thought of this label (any of them)")
+    g.add_argument("--msgs", dest="f_msgs", metavar="LO-HI",
+                   help="messages per conversation, e.g. 4-20 or 10-")
+    g.add_argument("--thoughts", dest="f_thoughts", metavar="LO-HI",
+                   help="thoughts per conversation, e.g. 2-")
+    g.add_argument("--seq", dest="f_seq", metavar="A>B",
+                   help="a thought labelled A, later one labelled B")
+
+
+def figures_main(args: argparse.Namespace) -> int:
+    """The ``figures`` command: the figure pack (see `components.figure_pack`)."""
+    from components.figure_pack import PackError, render_pack
+
+    params = {k[2:]: v for k, v in vars(args).items()
+              if k.startswith("f_") and v not in (None, [])}
+    db = args.db or db_path_from_env()
+    try:
+        report = render_pack(db, args.out, params=params, caption=not args.no_caption,
+                             scale=args.scale, progress=not args.no_progress)
+    except PackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for item in report.skipped:
+        print(f"skipped {item.key}: {item.skipped}", file=sys.stderr)
+    for item in report.failed:
+        print(f"failed {item.key}: {item.failed}", file=sys.stderr)
+    print(f"wrote {len(report.written)} figures ({report.filters}) to {report.out} in "
+          f"{report.seconds:.1f} s; open {report.out / 'index.html'}")
+    return 1 if report.failed else 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m precompute",
@@ -140,6 +211,12 @@ def make_parser() -> argparse.ArgumentParser:
             _topic_options(p)
         if name in ("build", "clusters"):
             _cluster_options(p)
+    p = sub.add_parser("figures", help="render the figure pack (PNG + SVG + index.html)",
+                       description="render the figure pack (PNG + SVG + index.html) of a "
+                                   "built DB for a subset",
+                       epilog=textwrap.dedent(EPILOG["figures"]),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _figures_options(p)
     return parser
 
 
@@ -170,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     from precompute.topics import TopicError
 
     args = make_parser().parse_args(argv)
+    if args.command == "figures":
+        return figures_main(args)
     settings = settings_from_args(args)
     only = None if args.command == "build" else (args.command,)
     try:

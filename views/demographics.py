@@ -4,7 +4,7 @@ counted per conversation and per user, with missing and invalid answers as their
 
 import streamlit as st
 
-from components import analysis, sidebar, state
+from components import analysis, charts, sidebar, state
 from components import analysis_figures as af
 
 filters = sidebar.current_filters()
@@ -38,38 +38,18 @@ c3.metric("Users · conversations", f"{any_result['users']:,} · {any_result['co
                f"{any_result['no_survey']:,} (counted as (missing) everywhere).")
 
 
-def notes(field: str) -> str:
-    r = results[field]
-    if field == "age":
-        return ("(no valid age): not an age 13–100, e.g. 2 or 366; (missing): no answer")
-    if field == "occupation":
-        return (f"{r['distinct']:,} distinct answers after normalising case and spaces; the "
-                f"{int(top_n)} most frequent shown, the rest as “other”")
-    if field in ("gender", "education"):
-        return "case and spaces normalised"
-    if field == "ai_frequency":
-        return "the survey's 1–5 scale as answered; invalid answers count as (missing)"
-    if field == "purposes":
-        return ("keyword groups over the free-text answer; a conversation can be in several "
-                "groups, so the bars add up to more than n")
-    return ""
-
-
-def chart(field: str, box) -> None:
+def chart(field: str) -> None:
     r = results[field]
     fig = af.participant_bars(r["counts"], analysis.FIELDS[field], r["conversations"],
-                              r["users"], show=show, note=notes(field))
-    box.plotly_chart(fig, width="stretch", theme=None, key=f"pp_{field}")
+                              r["users"], show=show,
+                              note=af.participant_note(field, r, int(top_n)))
+    charts.show(fig, name=f"participants-{field.replace('_', '-')}", key=f"pp_{field}",
+                n=f"n = {r['conversations']:,} conversations, {r['users']:,} users")
 
 
-left, right = st.columns(2)
-chart("age", left)
-chart("gender", right)
-left, right = st.columns(2)
-chart("education", left)
-chart("ai_frequency", right)
-chart("occupation", st)
-chart("purposes", st)
+# one per row: full-width titles stay readable (and match the exported figure)
+for field in ("age", "gender", "education", "ai_frequency", "occupation", "purposes"):
+    chart(field)
 with st.expander("Purpose keyword groups"):
     st.caption("An answer is in a group when one of its words starts with a keyword (a "
                "keyword ending in “.” must be the whole word). Answers matching no keyword "

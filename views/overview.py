@@ -4,7 +4,7 @@ table, conversation lengths, reason and reaction counts, and where the data came
 import pandas as pd
 import streamlit as st
 
-from components import figures, sidebar, state
+from components import charts, figures, sidebar, state
 
 filters = sidebar.current_filters()
 
@@ -37,15 +37,17 @@ with left:
                                 for c in ("users", "conversations", "messages", "thoughts")})
     st.caption("Users are counted per model; a user who talked to two models counts in both "
                "rows, once in *All models*.")
+n_conv = f"n = {totals['conversations']:,} conversations"
 with right:
-    st.plotly_chart(figures.length_histogram(state.query("length_counts", filters),
-                                             totals["median_messages"]), width="stretch",
-                    theme=None)
+    charts.show(figures.length_histogram(state.query("length_counts", filters),
+                                         totals["median_messages"]),
+                name="length-distribution", n=n_conv)
 
 counts = state.query("label_counts", filters)
-a, b = st.columns(2)
-a.plotly_chart(figures.label_bars(counts, "reason"), width="stretch", theme=None)
-b.plotly_chart(figures.label_bars(counts, "reaction"), width="stretch", theme=None)
+for col, kind in zip(st.columns(2), ("reason", "reaction")):
+    with col:
+        charts.show(figures.label_bars(counts, kind), name=f"{kind}-counts",
+                    n=f"n = {totals[kind + 's']:,} {kind}s")
 
 st.subheader("Where the data came from")
 prov = state.query("provenance")

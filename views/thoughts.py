@@ -5,7 +5,7 @@ thought leads to the next (Sankey), and the thoughts behind any bar or flow."""
 
 import streamlit as st
 
-from components import analysis, sidebar, state
+from components import analysis, charts, sidebar, state
 from components import analysis_figures as af
 
 filters = sidebar.current_filters()
@@ -37,9 +37,10 @@ st.subheader("Thought types")
 compare = st.toggle("Compare with the published shares (Jin et al. 2026, full release)",
                     value=True, key="tt_compare")
 dist = state.query("analysis.label_distribution", filters)
-for col, kind in zip(st.columns(2), analysis.KINDS):
-    col.plotly_chart(af.label_share_bars(dist, kind, totals["conversations"], compare),
-                     width="stretch", theme=None, key=f"tt_types_{kind}")
+for kind in analysis.KINDS:  # one above the other: full-width titles and bar labels
+    charts.show(af.label_share_bars(dist, kind, totals["conversations"], compare),
+                name=f"{kind}-types", key=f"tt_types_{kind}",
+                n=f"n = {totals[kind + 's']:,} {kind}s")
 if compare:
     st.caption("Hatched bars: shares published for all 2,155 conversations (Jin et al., 2026, "
                "arXiv 2605.20087). Solid bars: the selection. Shares are within each kind.")
@@ -60,13 +61,16 @@ st.caption(f"**Stage rule:** {rule_info.explanation} Intervals: 95% bootstrap ov
 results = {kind: state.query("analysis.stage_shares", filters, kind, rule, split, int(top_n))
            for kind in analysis.KINDS}
 split_title = None if split == "none" else analysis.SPLITS[split].title
-containers = st.columns(2) if split == "none" else (st.container(), st.container())
+containers = (st.container(), st.container())  # full width: titles and legends fit
 events = {}
 for box, kind in zip(containers, analysis.KINDS):
     fig = af.stage_bars(results[kind], kind, rule_info.title, split_title,
                         axis_title=rule_info.axis_title if rule == "turn" else "")
-    events[kind] = box.plotly_chart(fig, width="stretch", theme=None, on_select="rerun",
-                                    selection_mode="points", key=f"tt_stage_{kind}_{rule}_{split}")
+    with box:
+        events[kind] = charts.show(
+            fig, name=f"stage-dynamics-{kind}s" + (f"-by-{split}" if split != "none" else ""),
+            n=f"n = {int(results[kind]['shares']['n'].sum()):,} {kind}s",
+            on_select="rerun", selection_mode="points", key=f"tt_stage_{kind}_{rule}_{split}")
 facets_df = results["reason"]["facets"]
 if split != "none" and (~facets_df["shown"]).any():
     hidden = facets_df[~facets_df["shown"]]
@@ -158,16 +162,12 @@ if mode == "pairs":
 links = state.query("analysis.transition_links", filters, flow, rule, mode, source_stage,
                     include_ends)
 n_pairs = int(links["n"].sum()) if len(links) else 0
-pair_titles = (("reaction", "first reason on the next user message")
-               if flow == "reaction_reason" else ("this thought", "next thought of the kind"))
-what = {"stages": "consecutive pairs that cross into a later stage",
-        "pairs": "consecutive pairs"}[mode]
-title = (f"{analysis.FLOWS[flow]}: {n_pairs:,} {what}"
-         + (f" starting in {names[source_stage]}" if source_stage is not None else "")
-         + f"<br><sup>in {totals['conversations']:,} conversations; stages: "
-           f"{rule_info.title}</sup>")
-st.plotly_chart(af.sankey_figure(links, mode, names, display, title, pair_titles),
-                width="stretch", theme=None, key="tt_sankey")
+title = af.transition_title(analysis.FLOWS[flow], n_pairs, mode, totals["conversations"],
+                           rule_info.title,
+                           names[source_stage] if source_stage is not None else None)
+charts.show(af.sankey_figure(links, mode, names, display, title, af.pair_titles(flow)),
+            name=f"flow-{flow.replace('_', '-')}-{mode}", n=f"n = {n_pairs:,} pairs",
+            key="tt_sankey")
 if mode == "stages":
     st.caption("Each thought is linked to the next thought of the same kind in its "
                "conversation (by turn, then position on the message); shown are the pairs "

@@ -1,0 +1,66 @@
+""""Copy link to this view" and "Cite this dataset" (streamlit glue), drawn at the end of
+the sidebar on every page.
+
+The URL already carries the view (page path + filters and page parameters as query
+parameters), so the link is the current URL: ``st.context.url`` (scheme, host, port and
+page path, as the browser sees it) plus ``st.query_params``. ``st.code`` gives both boxes a
+copy button.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from components.export import CITATION_BIBTEX
+
+
+def view_url(base: str | None, params: dict[str, list[str]]) -> str:
+    """``base`` (no query string) + ``params`` (key -> values, repeated keys kept)."""
+    query = urlencode([(k, v) for k, values in params.items() for v in values])
+    base = (base or "").split("?", 1)[0].split("#", 1)[0]
+    return f"{base}?{query}" if query else (base or "?")
+
+
+def _base_url() -> str | None:
+    """The page's URL without query: ``st.context.url`` when the browser sent it, else
+    built from the Host header and the current page's path (None when neither exists,
+    e.g. in AppTest)."""
+    try:
+        url = st.context.url
+    except Exception:  # noqa: BLE001 - older Streamlit / no browser context
+        url = None
+    if url:
+        return url
+    host = st.context.headers.get("Host") if st.context.headers else None
+    if not host:
+        return None
+    path = ""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        manager = ctx.pages_manager if ctx else None
+        info = manager.get_pages().get(manager.current_page_script_hash) if manager else None
+        path = (info or {}).get("url_pathname", "") or ""
+    except Exception:  # noqa: BLE001 - private API; the link still has host and query
+        path = ""
+    return f"http://{host}/{path.lstrip('/')}"
+
+
+def render() -> None:
+    """The "Share & cite" box in the sidebar: the link to this view and the BibTeX."""
+    params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+    url = view_url(_base_url(), params)
+    sb = st.sidebar
+    sb.divider()
+    sb.markdown("**Copy link to this view**")
+    sb.code(url, language=None, wrap_lines=True)
+    sb.caption("The link opens this page with the same filters (copy button at the "
+               "right of the box).")
+    with sb.expander("Cite this dataset", icon=":material/format_quote:"):
+        st.code(CITATION_BIBTEX, language="bibtex")
+        st.caption("ThoughtTrace (Jin et al., 2026, arXiv 2605.20087), CC-BY-4.0. Exported "
+                   "figures carry a caption line with the dataset, its version and the "
+                   "filters.")
