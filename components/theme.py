@@ -10,20 +10,21 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 LABEL_COLORS: dict[str, str] = {
-    # reasons (Tol bright + grey)
-    "task_motivation": "#4477AA",
-    "task_continuation": "#66CCEE",
-    "task_reorientation": "#AA3377",
-    "context_grounding_and_constraints": "#228833",
-    "content_expectation": "#CCBB44",
-    "style_expectation": "#EE6677",
-    "social_and_others": "#BBBBBB",
-    # reactions (Tol muted)
-    "explicit_affirmation": "#117733",
-    "partial_satisfaction": "#DDCC77",
-    "content_relevance": "#CC6677",
-    "presentation_style": "#882255",
-    "scope_fit": "#44AA99",
+    # 12 hues that stay apart when reasons and reactions share a chart (the global map):
+    # reasons from Tol bright/vibrant, reactions from Tol muted; no two labels share a hue
+    # family (greens, yellows and reds appear once each).
+    "task_motivation": "#4477AA",                    # blue
+    "task_continuation": "#66CCEE",                  # cyan
+    "task_reorientation": "#AA3377",                 # purple
+    "context_grounding_and_constraints": "#EE7733",  # orange
+    "content_expectation": "#CCBB44",                # yellow
+    "style_expectation": "#EE6677",                  # rose
+    "social_and_others": "#BBBBBB",                  # grey
+    "explicit_affirmation": "#117733",               # green
+    "partial_satisfaction": "#999933",               # olive
+    "content_relevance": "#882255",                  # wine
+    "presentation_style": "#332288",                 # indigo
+    "scope_fit": "#44AA99",                          # teal
 }
 
 KIND_COLORS: dict[str, str] = {
