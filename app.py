@@ -6,9 +6,14 @@ data/thoughttrace.duckdb). Pages live in views/, shared logic in components/.
 
 from __future__ import annotations
 
-import streamlit as st
+import logging
 
-from components import sidebar, state
+import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
+
+from components import db, sidebar, state
+
+log = logging.getLogger("thoughttrace.app")
 
 PAGES = [
     ("views/overview.py", "Overview", ":material/dashboard:"),
@@ -20,9 +25,36 @@ PAGES = [
 ]
 
 
+def show_unexpected(exc: BaseException) -> None:
+    """The app's error boundary: a friendly message, never a traceback; the traceback goes
+    to the server log."""
+    log.error("unexpected error while rendering a page", exc_info=exc)
+    # the message may quote dataset text: shown in a code span (no markdown, no HTML)
+    message = " ".join(str(exc).split())[:300].replace("`", "'")
+    st.error(f"This view hit an unexpected problem: `{exc.__class__.__name__}: {message}`. "
+             "The error has been logged; try resetting filters or rebuilding the DB.",
+             icon=":material/error:")
+    try:
+        replaced = db.signature(state.db_path()) != state.db_status().signature
+    except Exception:  # noqa: BLE001 - best effort only
+        replaced = False
+    if replaced:
+        st.info("The database file changed while this view was loading (it was rebuilt or "
+                "removed): reload the page to read the current file.", icon=":material/sync:")
+
+
 def run() -> None:
     st.set_page_config(page_title="ThoughtTrace Explorer", page_icon=":material/psychology:",
                        layout="wide")
+    try:
+        _route()
+    except ScriptControlException:
+        raise  # st.stop / st.rerun / st.switch_page: Streamlit's own control flow
+    except Exception as exc:  # noqa: BLE001 - the boundary: every page error ends here
+        show_unexpected(exc)
+
+
+def _route() -> None:
     status = state.begin_run()
     if not status.ok:
         st.navigation([st.Page("views/build_db.py", title="Build the database",

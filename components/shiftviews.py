@@ -379,7 +379,8 @@ def pair_detail(con: duckdb.DuckDBPyConnection, pair_type: str, src_id: str,
 
 def _vectors(con: duckdb.DuckDBPyConnection, item_ids: Sequence[str]) -> np.ndarray:
     """float32 vectors of ``item_ids`` in that order (one Arrow buffer, no per-row lists)."""
-    cur = con.cursor()
+    from components.db import cursor as _cursor
+    cur = _cursor(con)
     try:
         cur.register("_want", pd.DataFrame({"item_id": list(item_ids),
                                             "i": np.arange(len(item_ids))}))

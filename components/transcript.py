@@ -59,6 +59,8 @@ mark.tt-hit{background:#FFE08A;color:inherit;padding:0 .1rem;border-radius:.15re
 .tt-demo{display:flex;flex-wrap:wrap;gap:.35rem;margin-top:.5rem}
 .tt-demo span{background:#eef1f5;border-radius:.6rem;padding:0 .5rem;font-size:.8rem}
 .tt-demo span i{color:#666;font-style:normal}
+/* dataset text may carry bidi overrides (U+202E): keep them inside their chip */
+.tt-demo span,.tt-chip,.tt-kind{unicode-bidi:isolate}
 </style>
 """
 
