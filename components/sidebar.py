@@ -45,12 +45,34 @@ def _load_into_widgets(filters: Filters, bounds: dict[str, tuple[int, int]]) -> 
     ss[_widget_key("seq_then")] = filters.seq_then or ""
 
 
+def _range_value(name: str, bounds: dict[str, tuple[int, int]]) -> tuple[int, int]:
+    """The (lo, hi) of a range slider from session state, re-seeded with the full range
+    when it is not a pair and clamped to the bounds: Streamlit drops a widget's state when a run does not draw it (a
+    rebuilt DB whose conversations all have one length has no slider), and a redrawn
+    slider would start from a single value."""
+    lo_b, hi_b = bounds[name]
+    stored = st.session_state.get(_widget_key(name))
+    value = stored if isinstance(stored, (tuple, list)) and len(stored) == 2 else (lo_b, hi_b)
+    # a rebuilt DB may have other bounds: an end that sat at the old data's extent moves to
+    # the new extent (an open range stays open), and the range stays inside the bounds
+    prev = st.session_state.get(f"_bounds_{name}")
+    st.session_state[f"_bounds_{name}"] = (lo_b, hi_b)
+    if prev is not None and tuple(prev) != (lo_b, hi_b):
+        value = (lo_b if value[0] <= prev[0] else value[0],
+                 hi_b if value[1] >= prev[1] else value[1])
+    lo = min(max(int(value[0]), lo_b), hi_b)
+    hi = max(min(int(value[1]), hi_b), lo)
+    if stored is None or value is not stored or (lo, hi) != tuple(stored):
+        st.session_state[_widget_key(name)] = (lo, hi)
+    return lo, hi
+
+
 def _from_widgets(bounds: dict[str, tuple[int, int]]) -> Filters:
     ss = st.session_state
     kwargs: dict = {name: tuple(ss.get(_widget_key(name)) or ()) for name in FACETS}
     for name in RANGES:
         lo_b, hi_b = bounds[name]
-        lo, hi = ss.get(_widget_key(name)) or (lo_b, hi_b)
+        lo, hi = _range_value(name, bounds)
         kwargs[f"{name}_min"] = None if lo <= lo_b else int(lo)
         kwargs[f"{name}_max"] = None if hi >= hi_b else int(hi)
     kwargs["labels_any"] = tuple(ss.get(_widget_key("labels_any")) or ())

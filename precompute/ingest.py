@@ -167,15 +167,6 @@ class _Record:
             return None
 
 
-def _age_bracket(age: str | None) -> str | None:
-    """`age_bracket`, or None for digit-like text that int() rejects ("²", a number of
-    5,000 digits): such an age keeps its raw text and gets the usual warning."""
-    try:
-        return age_bracket(age)
-    except ValueError:
-        return None
-
-
 def _validate(rec: _Record) -> dict | None:
     """Normalized record (conversation dict with messages and thoughts) or None on error."""
     obj = rec.obj
@@ -220,7 +211,7 @@ def _validate(rec: _Record) -> dict | None:
     conv["has_survey"] = bool(answers)
     age = answers.get("age")
     conv["age"] = age
-    conv["age_bracket"] = _age_bracket(age)
+    conv["age_bracket"] = age_bracket(age)
     if age is not None and conv["age_bracket"] is None:
         rec.warn("survey_answers[0].age", f"{age!r} is not a plausible age (13-100); kept as "
                                           "raw text, no age bracket")

@@ -83,7 +83,9 @@ def age_bracket(raw: str | None) -> str | None:
     if raw is None:
         return None
     text = str(raw).strip()
-    if not text.isdigit():
+    # ASCII digits only: str.isdigit() accepts "²" and other digits int() rejects; an age
+    # has at most three digits (also keeps int() away from huge digit strings)
+    if not (text.isascii() and text.isdigit()) or len(text) > 3:
         return None
     age = int(text)
     if age < 13 or age > 100:

@@ -106,13 +106,6 @@ def test_many_rebuilds_with_sessions_in_between(tmp_path, monkeypatch):
         assert _metrics(at)["Conversations"] == str(n)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "components/sidebar.py: a rebuild where every conversation has the same length hides the "
-    "range slider (hi == lo), Streamlit drops its widget state, and when a later rebuild "
-    "brings it back, st.slider(key=...) starts from its default (an int, not a range): "
-    "_from_widgets' `lo, hi = ...` raises TypeError on every run of that session. Fix: "
-    "re-seed the (lo, hi) tuple in session state before drawing the slider when the value "
-    "is not a pair, and tolerate a non-pair in _from_widgets"))
 def test_open_session_survives_a_rebuild_that_hides_then_restores_a_slider(tmp_path,
                                                                            monkeypatch):
     db = tmp_path / "live.duckdb"
