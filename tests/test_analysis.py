@@ -5,7 +5,6 @@ of "Thought types & stages" and "Participants" on the shared sample."""
 from __future__ import annotations
 
 import json
-import time
 from urllib.parse import parse_qs
 
 import duckdb
@@ -85,19 +84,18 @@ def test_bootstrap_degenerate_when_conversations_identical():
     assert out.set_index(["stage", "label"])["share"][(0, TM)] == pytest.approx(0.5)
 
 
-def test_bootstrap_is_fast_on_10k_thoughts():
+def test_bootstrap_on_10k_thoughts_is_reproducible_and_brackets_the_estimate():
+    # speed is measured in benchmarks/, never asserted here
     rng = np.random.default_rng(0)
     conv = rng.integers(0, 2155, 10_000)
     stage, label = rng.integers(0, 4, 10_000), rng.integers(0, 7, 10_000)
     conv = np.unique(conv, return_inverse=True)[1]
-    best = min(_timed(lambda: an.bootstrap_shares(conv, stage, label, 4, 7)) for _ in range(5))
-    assert best < 0.1, f"bootstrap took {best * 1000:.0f} ms"
-
-
-def _timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+    counts, share, lo, hi = an.bootstrap_shares(conv, stage, label, 4, 7)
+    assert counts.sum() == 10_000 and share.shape == lo.shape == hi.shape == (4, 7)
+    assert np.allclose(share.sum(axis=1), 1)
+    assert np.all(lo <= share + 1e-12) and np.all(share <= hi + 1e-12)
+    again = an.bootstrap_shares(conv, stage, label, 4, 7)
+    assert np.array_equal(lo, again[2]) and np.array_equal(hi, again[3])  # fixed seed
 
 
 def test_stage_bars_figure_carries_segment_identity():

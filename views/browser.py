@@ -35,6 +35,9 @@ RESULT_COLUMNS = {
     "link": st.column_config.LinkColumn("conversation (opens the link)",
                                         display_text=r"conv=([^&#]+)", width=220)}
 RESULT_ORDER = ["score", "kind", "label", "text", "turn", "link"]
+#: Longer conversations are shown a window of turns at a time (a 10,000-message one would
+#: otherwise take seconds to render); the linked turn's window opens first.
+TURNS_PER_WINDOW = 200
 
 
 # ---------------------------------------------------------------- state <-> URL
@@ -336,11 +339,22 @@ with st.expander("Similar thoughts across the dataset", expanded=bool(ss.get("br
                            "stored vectors (the thought itself excluded). Select a row to "
                            "open it.")
 
-# the turns
+# the turns (a very long conversation is shown a window of turns at a time)
 thoughts_by_turn: dict[int, list[dict]] = {}
 for rec in ths:
     thoughts_by_turn.setdefault(int(rec["turn"]), []).append(rec)
-for m in msgs:
+shown = msgs
+if n_turns > TURNS_PER_WINDOW:
+    windows = [(start, min(start + TURNS_PER_WINDOW - 1, n_turns))
+               for start in range(1, n_turns + 1, TURNS_PER_WINDOW)]
+    default = ((turn_sel or 1) - 1) // TURNS_PER_WINDOW
+    window = st.selectbox(
+        f"This conversation has {n_turns:,} messages; showing {TURNS_PER_WINDOW} at a time",
+        range(len(windows)), index=default, key=f"br_window_{conv_id}_{turn_sel}",
+        format_func=lambda i: f"turns {windows[i][0]:,}–{windows[i][1]:,}")
+    first, last = windows[window]
+    shown = msgs[first - 1:last]
+for m in shown:
     turn, role = int(m["turn"]), m["role"]
     content = m["content"] or ""
     own = thoughts_by_turn.get(turn, [])
