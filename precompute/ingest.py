@@ -247,7 +247,7 @@ def _validate(rec: _Record) -> dict | None:
             rec.err(where, f"expected an object, got {_type_name(msg)}")
             continue
         role = msg.get("type")
-        if role not in THOUGHT_FIELD_BY_ROLE:
+        if not isinstance(role, str) or role not in THOUGHT_FIELD_BY_ROLE:
             rec.err(f"{where}.type", f"unknown role {role!r:.40}; expected 'user' or 'assistant'")
             continue
         content = rec.text(msg.get("content"), f"{where}.content", required=True)

@@ -179,3 +179,12 @@ def test_gzip_source(tmp_path):
 
 def test_all_label_codes_known():
     assert len(REASON_CODES) == 7 and len(REACTION_CODES) == 5
+
+
+def test_unhashable_role_is_a_clear_error(tmp_path):
+    # found by the hypothesis test in test_hostile.py
+    rec = conversation("user1_task1_conversation1", [("a", [])])
+    rec["messages"][0]["type"] = []
+    res = ingest_file(write_jsonl(tmp_path / "r.jsonl", [rec]))
+    assert res.records_stored == 0
+    assert [(p.line, p.field) for p in res.errors] == [(1, "messages[0].type")]
