@@ -50,9 +50,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import io
 import json
-import os
 import random
 import string
 import sys
@@ -1017,7 +1015,6 @@ def generate(scale=1.0, seed=0):
         garbage[i] = GARBAGE_AGES[j % len(GARBAGE_AGES)]
     surveys = {}
     user_clock = {}
-    user_topic_bias = {}
     for i, (unum, mi, nc) in enumerate(users):
         kind = "empty" if i in empty_u else ("nullfreq" if i in null_u else "full")
         surveys[i] = _survey(r, kind, garbage.get(i))

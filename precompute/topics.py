@@ -48,7 +48,6 @@ import csv
 import hashlib
 import io
 import json
-import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path

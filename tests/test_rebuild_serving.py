@@ -9,13 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -24,6 +17,7 @@ from precompute import pipeline
 from precompute.config import Settings
 from precompute.ingest import IngestError
 from tests.corpus import REPO, conversation, write_jsonl
+from tests.servers import serve
 
 
 def _corpus(n: int, tag: str) -> list[dict]:
@@ -120,12 +114,6 @@ def test_open_session_survives_a_rebuild_that_hides_then_restores_a_slider(tmp_p
 
 # ------------------------------------------------------------------ a real server
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def _load(url: str, page: str = "", query: str = "") -> dict[str, str]:
     """One page load (a new session, as a browser does for a URL); its metrics."""
     import websockets
@@ -168,25 +156,8 @@ def test_real_server_session_sees_the_rebuild(tmp_path):
 
     db = tmp_path / "live.duckdb"
     _build(write_jsonl(tmp_path / "v1.jsonl", _corpus(3, "v1")), db)
-    port = _free_port()
-    log = open(tmp_path / "server.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.port", str(port), "--server.fileWatcherType", "none"],
-        cwd=REPO, env={**os.environ, "THOUGHTTRACE_DB": str(db)}, stdout=log,
-        stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, "streamlit exited"
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
-                                            timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "streamlit did not start"
-                time.sleep(0.3)
+    with serve(db, tmp_path) as server:
+        port = server["port"]
 
         async def scenario():
             url = f"ws://127.0.0.1:{port}/_stcore/stream"
@@ -209,13 +180,3 @@ def test_real_server_session_sees_the_rebuild(tmp_path):
                 assert (await _load(url))["Conversations"] == "5"
                 assert (await _load(url, "browser", "conv=user4_task1_v3")) == {}
         asyncio.run(scenario())
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        log.close()

@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from conftest import DEMO, REPO_ROOT, conversation
+from conftest import REPO_ROOT, conversation
 from precompute.config import DEFAULT_TAXONOMY
 from precompute.topics import (NOISE_NAME, TopicError, assign, ctfidf_keywords,
                                load_taxonomy, read_topic_labels)
