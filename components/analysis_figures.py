@@ -334,6 +334,17 @@ def sankey_figure(links: pd.DataFrame, mode: str, stage_names: Sequence[str],
 # --------------------------------------------------------------------------- participants
 
 
+def link_names(links: pd.DataFrame, mode: str, stage_names: Sequence[str],
+               display: Mapping[str, str]) -> list[str]:
+    """One readable name per row of `transition_links`, e.g. "Task motivation @ Early →
+    Refine @ Mid-Early (12)" (stages only in the stage-to-stage view)."""
+    def at(stage: int) -> str:
+        return f" @ {stage_names[stage]}" if stage >= 0 and mode == "stages" else ""
+    return [f"{display.get(a, a)}{at(int(sa))} → {display.get(b, b)}{at(int(sb))} ({int(n):,})"
+            for a, sa, b, sb, n in zip(links["label_a"], links["stage_a"], links["label_b"],
+                                       links["stage_b"], links["n"])]
+
+
 def participant_bars(counts: pd.DataFrame, field_title: str, n_conversations: int,
                      n_users: int, show: Sequence[str] = ("conversations", "users"),
                      note: str = "", max_chars: int = 38) -> go.Figure:

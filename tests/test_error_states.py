@@ -46,11 +46,15 @@ def good_db(tmp_path_factory):
 def fresh_caches():
     """A query that raised must be called again: results cached by other tests (same file,
     same arguments) would hide the patched function."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    from components import state
+
+    def clear() -> None:
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        state.clear_cache()
+    clear()
     yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    clear()
 
 
 def _run(db, monkeypatch, page: str | None = None, **params) -> AppTest:

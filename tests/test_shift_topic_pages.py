@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from components import map_figures as mf
 from components import shiftviews as sv
+from components import state
 from components import topicviews as tv
 from components.filters import Filters
 from tests.corpus import DEMO, REPO, SAMPLE
@@ -438,6 +439,9 @@ def test_shifts_page_with_a_filter(built_db, monkeypatch):
     assert any(f"model: {model}" in c.value for c in at.caption)
     table = at.dataframe[0].value
     assert list(table["published p50"]) == [1.96, 3.71, 6.62]
+    # the subset's MMD and probe run in the background; the next run shows them
+    state.wait_background()
+    at.run()
     assert any("recomputed for the filtered subset" in c.value for c in at.caption)
     at.selectbox(key="sh_color").set_value("label").run()
     assert not at.exception
@@ -446,6 +450,37 @@ def test_shifts_page_with_a_filter(built_db, monkeypatch):
         conv_box.set_value(conv_box.options[1]).run()
         assert not at.exception
         assert any(a.get("showarrow") for a in _charts(at)[1]["layout"]["annotations"])
+
+
+def test_shift_metrics_of_a_new_subset_do_not_block_the_page(built_db, monkeypatch):
+    """While MMD and the probe of a subset are computed, the page shows the subset's
+    percentiles with the set-level columns empty and says so; the next run after they are
+    done shows them."""
+    import threading
+    model, _ = _model_and_wrong_provider(built_db)
+    release = threading.Event()
+    real = sv.metrics
+
+    def slow(con, filters, *args):
+        assert release.wait(30)
+        return real(con, filters, *args)
+    monkeypatch.setattr(sv, "metrics", slow)
+    state.clear_cache()
+    at = _run(built_db, monkeypatch, "views/shifts.py", {"model": model})
+    table = at.dataframe[0].value
+    assert table["p50"].notna().all() and table["MMD²"].isna().all()
+    assert any("being computed" in c.value for c in at.caption)
+    assert any("Computing the set-level metrics" in c.value for c in at.caption)
+    n_pending = list(table["n"])
+    release.set()
+    state.wait_background()
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["n"]) == n_pending  # same subset, same percentiles' pairs
+    assert table.loc[table["n"] >= 10, "MMD²"].notna().all()
+    assert any("recomputed for the filtered subset" in c.value for c in at.caption)
+    assert not any("Computing the set-level metrics" in c.value for c in at.caption)
 
 
 def test_shifts_page_unfiltered_uses_stored_metrics(built_db, monkeypatch):

@@ -45,8 +45,10 @@ if n_pairs == 0:
             icon=":material/filter_alt_off:")
     st.stop()
 st.subheader("Centred gaps")
-fig = mf.shift_panels(panels["points"], panels["rings"], n=panels["n"],
-                      shown=panels["shown"], texts=panels["texts"], label_names=display)
+part = {p: state.Q("shiftviews.shift_panels", filters, part=p)
+        for p in ("points", "rings", "n", "shown", "texts")}
+fig = state.build("map_figures.shift_panels", part["points"], part["rings"], n=part["n"],
+                  shown=part["shown"], texts=part["texts"], label_names=display)
 event = charts.show(fig, name="semantic-shift-panels", n=f"n = {n_pairs:,} pairs",
                     on_select="rerun", selection_mode=("points",))
 no_text = [sv.PAIR_TITLES[t] for t, ok in panels["texts"].items() if not ok and panels["n"][t]]
@@ -83,8 +85,22 @@ if picked:
 
 # ---------------------------------------------------------------------------- metrics
 st.subheader("Metrics per pair type")
-with st.spinner("Computing the metrics for the filtered subset…"):
-    res = state.query("shiftviews.metrics", filters, sv.METRICS_MAX_PER_SIDE)
+# MMD and the probe of a new subset take ~0.5–1 s: they run in the background while the
+# rest of the page renders, and the table fills in when they are done.
+ready, res = state.query_soon("shiftviews.metrics", filters, sv.METRICS_MAX_PER_SIDE)
+if not ready:
+    res = {"table": panels["rings"].assign(
+               note="computing centroid distance, MMD² and probe AUC…"),
+           "source": "pending"}
+
+    @st.fragment(run_every=0.5)
+    def _wait_for_metrics() -> None:
+        if state.query_soon("shiftviews.metrics", filters, sv.METRICS_MAX_PER_SIDE,
+                            wait_s=0)[0]:
+            st.rerun()
+        st.caption(":material/hourglass_top: Computing the set-level metrics for this "
+                   "subset; the table fills in by itself.")
+    _wait_for_metrics()
 table = sv.metrics_with_published(res["table"])
 fmt = st.column_config.NumberColumn(format="%.2f")
 st.dataframe(table, hide_index=True, width="stretch", column_config={
@@ -94,9 +110,12 @@ st.dataframe(table, hide_index=True, width="stretch", column_config={
     **{f"published {p}": st.column_config.NumberColumn(format="%.2f") for p in
        ("p25", "p50", "p75")},
     "note": st.column_config.TextColumn(width="medium")})
-source = ("stored by the build (all conversations)" if res["source"] == "stored" else
-          f"recomputed for the filtered subset (MMD and probe on at most "
-          f"{sv.METRICS_MAX_PER_SIDE:,} items per side, fixed seed)")
+source = {"stored": "stored by the build (all conversations)",
+          "pending": "percentiles of the filtered subset; the set-level metrics are being "
+                     "computed"}.get(res["source"],
+                                    f"recomputed for the filtered subset (MMD and probe on "
+                                    f"at most {sv.METRICS_MAX_PER_SIDE:,} items per side, "
+                                    "fixed seed)")
 st.caption(f"Percentiles: map distance; centroid distance and MMD² (unbiased, RBF kernel) "
            f"between the source and destination embedding sets; probe AUC: a linear "
            f"classifier telling sources from destinations (0.5 = indistinguishable), folds "
@@ -124,9 +143,11 @@ if conv and conv not in state.query("shiftviews.map_conversation_set", filters):
                "conversations with reasons: no arrows drawn.")
     conv = ""
 data = state.query("shiftviews.map_points", filters, color_by)
-arrows = state.query("shiftviews.conversation_arrows", conv) if conv else None
-map_fig = mf.global_map(data["points"], color_by, names=names, total=data["total"],
-                        arrows=arrows, arrows_title=conv or "")
+map_fig = state.build("map_figures.global_map",
+                      state.Q("shiftviews.map_points", filters, color_by, part="points"),
+                      color_by, names=names, total=data["total"],
+                      arrows=state.Q("shiftviews.conversation_arrows", conv) if conv else None,
+                      arrows_title=conv or "")
 sel = charts.show(map_fig, name="global-map", n=f"n = {data['total']:,} points",
                   on_select="rerun", selection_mode=("box", "lasso"))
 kinds = ", ".join(f"{data['by_kind'].get(k, 0):,} {sv.KIND_TITLES[k].lower()}s"

@@ -36,9 +36,10 @@ m[2].metric("Reactions", f"{totals['reactions']:,}")
 st.subheader("Thought types")
 compare = st.toggle("Compare with the published shares (Jin et al. 2026, full release)",
                     value=True, key="tt_compare")
-dist = state.query("analysis.label_distribution", filters)
+dist = state.Q("analysis.label_distribution", filters)
 for kind in analysis.KINDS:  # one above the other: full-width titles and bar labels
-    charts.show(af.label_share_bars(dist, kind, totals["conversations"], compare),
+    charts.show(state.build("analysis_figures.label_share_bars", dist, kind,
+                            totals["conversations"], compare),
                 name=f"{kind}-types", key=f"tt_types_{kind}",
                 n=f"n = {totals[kind + 's']:,} {kind}s")
 if compare:
@@ -58,14 +59,17 @@ top_n = c3.number_input("Panels (top N)", min_value=1, max_value=12, value=6, st
 rule_info = analysis.STAGE_RULES[rule]
 st.caption(f"**Stage rule:** {rule_info.explanation} Intervals: 95% bootstrap over "
            "conversations (200 resamples, fixed seed).")
-results = {kind: state.query("analysis.stage_shares", filters, kind, rule, split, int(top_n))
+stage_args = {kind: (filters, kind, rule, split, int(top_n)) for kind in analysis.KINDS}
+results = {kind: state.query("analysis.stage_shares", *stage_args[kind])
            for kind in analysis.KINDS}
 split_title = None if split == "none" else analysis.SPLITS[split].title
 containers = (st.container(), st.container())  # full width: titles and legends fit
 events = {}
 for box, kind in zip(containers, analysis.KINDS):
-    fig = af.stage_bars(results[kind], kind, rule_info.title, split_title,
-                        axis_title=rule_info.axis_title if rule == "turn" else "")
+    fig = state.build("analysis_figures.stage_bars",
+                      state.Q("analysis.stage_shares", *stage_args[kind]), kind,
+                      rule_info.title, split_title,
+                      axis_title=rule_info.axis_title if rule == "turn" else "")
     with box:
         events[kind] = charts.show(
             fig, name=f"stage-dynamics-{kind}s" + (f"-by-{split}" if split != "none" else ""),
@@ -124,9 +128,9 @@ if n_pages > 1:
         st.session_state["tt_sel_page"] = 1
     page = st.number_input(f"Page (of {n_pages}, {PAGE_SIZE} per page)", 1, n_pages,
                            key="tt_sel_page")
-behind = first if page == 1 else state.query(
-    "analysis.stage_thoughts", filters, sel_kind, sel_label, sel_stage, rule, split,
-    sel_facet, PAGE_SIZE, (int(page) - 1) * PAGE_SIZE)
+behind_args = (filters, sel_kind, sel_label, sel_stage, rule, split, sel_facet, PAGE_SIZE,
+               (int(page) - 1) * PAGE_SIZE)
+behind = state.query("analysis.stage_thoughts", *behind_args)
 where = f" · {sel_facet}" if sel_facet else ""
 st.markdown(f"**{first['total']:,}** {display.get(sel_label, sel_label)} "
             f"{analysis.KIND_TITLES[sel_kind].lower()} in stage **{names[sel_stage]}**{where}")
@@ -134,7 +138,9 @@ link_config = {"open": st.column_config.LinkColumn("open", display_text="open �
                                                    width="small"),
                "thought": st.column_config.TextColumn("thought", width="large")}
 if first["total"]:
-    st.dataframe(analysis.thought_table(behind["rows"], display, sidebar.url_params()),
+    st.dataframe(state.build("analysis.thought_table",
+                             state.Q("analysis.stage_thoughts", *behind_args, part="rows"),
+                             display, sidebar.url_params()),
                  hide_index=True, width="stretch", column_config=link_config,
                  height=min(38 + 35 * len(behind["rows"]), 420))
 
@@ -159,13 +165,15 @@ if mode == "pairs":
     pick = t3.selectbox("Starting in stage", [-1, *range(len(names))], key="tt_src_stage",
                         format_func=lambda i: "any stage" if i < 0 else names[i])
     source_stage = None if pick < 0 else int(pick)
-links = state.query("analysis.transition_links", filters, flow, rule, mode, source_stage,
-                    include_ends)
+link_args = (filters, flow, rule, mode, source_stage, include_ends)
+links = state.query("analysis.transition_links", *link_args)
 n_pairs = int(links["n"].sum()) if len(links) else 0
 title = af.transition_title(analysis.FLOWS[flow], n_pairs, mode, totals["conversations"],
                            rule_info.title,
                            names[source_stage] if source_stage is not None else None)
-charts.show(af.sankey_figure(links, mode, names, display, title, af.pair_titles(flow)),
+charts.show(state.build("analysis_figures.sankey_figure",
+                        state.Q("analysis.transition_links", *link_args), mode, names, display,
+                        title, af.pair_titles(flow)),
             name=f"flow-{flow.replace('_', '-')}-{mode}", n=f"n = {n_pairs:,} pairs",
             key="tt_sankey")
 if mode == "stages":
@@ -182,24 +190,19 @@ if len(links):
 
     link_keys = [f"{a}>{b}" for a, b in zip(links["source"], links["target"])]
     by_key = dict(zip(link_keys, range(len(links))))
-
-    def _link_name(key: str) -> str:
-        row = links.iloc[by_key[key]]
-        at_a = f" @ {names[row['stage_a']]}" if row["stage_a"] >= 0 and mode == "stages" else ""
-        at_b = f" @ {names[row['stage_b']]}" if row["stage_b"] >= 0 and mode == "stages" else ""
-        return (f"{display.get(row['label_a'], row['label_a'])}{at_a} → "
-                f"{display.get(row['label_b'], row['label_b'])}{at_b} ({row['n']:,})")
-
+    link_names = dict(zip(link_keys, af.link_names(links, mode, names, display)))
     if st.session_state.get("tt_link") not in by_key:
         st.session_state["tt_link"] = link_keys[0]
     chosen = links.iloc[by_key[st.selectbox("Flow", link_keys, key="tt_link",
-                                            format_func=_link_name)]]
-    examples = state.query("analysis.transition_examples", filters, flow,
-                           chosen["label_a"], chosen["label_b"], int(chosen["stage_a"]),
-                           int(chosen["stage_b"]), rule, PAGE_SIZE, 0)
+                                            format_func=link_names.__getitem__)]]
+    example_args = (filters, flow, chosen["label_a"], chosen["label_b"],
+                    int(chosen["stage_a"]), int(chosen["stage_b"]), rule, PAGE_SIZE, 0)
+    examples = state.query("analysis.transition_examples", *example_args)
     if examples["total"] > PAGE_SIZE:
         st.caption(f"First {PAGE_SIZE} of {examples['total']:,} pairs.")
-    st.dataframe(analysis.pair_table(examples["rows"], display, sidebar.url_params()),
+    st.dataframe(state.build("analysis.pair_table",
+                             state.Q("analysis.transition_examples", *example_args, part="rows"),
+                             display, sidebar.url_params()),
                  hide_index=True, width="stretch", column_config=link_config,
                  height=min(38 + 35 * len(examples["rows"]), 420))
 
