@@ -414,6 +414,13 @@ def cluster_bars(clusters: pd.DataFrame, space: str, *, title: str = "",
         xaxis=dict(title=dict(text="items in the selection")), showlegend=False))
 
 
+def label_matrix_heatmap(matrix: Mapping[str, Any], **kwargs: Any) -> go.Figure:
+    """`share_heatmap` of one kind's entry of `topicviews.label_matrices` (share, n,
+    row_total, display)."""
+    return share_heatmap(matrix["share"], matrix["n"], matrix["row_total"],
+                         column_names=matrix["display"], **kwargs)
+
+
 def share_heatmap(share: pd.DataFrame, counts: pd.DataFrame, row_total: pd.Series, *,
                   column_names: Mapping[str, str] | None = None, title: str = "",
                   unit: str = "thoughts", colorscale: str = "Blues") -> go.Figure:

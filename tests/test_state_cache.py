@@ -75,7 +75,7 @@ def test_build_resolves_queries_and_caches_the_result(build_db, sample_path, mon
     monkeypatch.setenv("THOUGHTTRACE_DB", str(settings.db))
     state.clear_cache()
     state.begin_run()
-    from components import analysis, analysis_figures
+    from components import analysis_figures
     from components.filters import Filters
 
     calls = []

@@ -40,9 +40,11 @@ c3.metric("Users · conversations", f"{any_result['users']:,} · {any_result['co
 
 def chart(field: str) -> None:
     r = results[field]
-    fig = af.participant_bars(r["counts"], analysis.FIELDS[field], r["conversations"],
-                              r["users"], show=show,
-                              note=af.participant_note(field, r, int(top_n)))
+    fig = state.build("analysis_figures.participant_bars",
+                      state.Q("analysis.participant_counts", filters, field, int(top_n),
+                              part="counts"),
+                      analysis.FIELDS[field], r["conversations"], r["users"], show=show,
+                      note=af.participant_note(field, r, int(top_n)))
     charts.show(fig, name=f"participants-{field.replace('_', '-')}", key=f"pp_{field}",
                 n=f"n = {r['conversations']:,} conversations, {r['users']:,} users")
 

@@ -4,7 +4,7 @@ table, conversation lengths, reason and reaction counts, and where the data came
 import pandas as pd
 import streamlit as st
 
-from components import charts, figures, sidebar, state
+from components import charts, sidebar, state
 
 filters = sidebar.current_filters()
 
@@ -39,14 +39,14 @@ with left:
                "rows, once in *All models*.")
 n_conv = f"n = {totals['conversations']:,} conversations"
 with right:
-    charts.show(figures.length_histogram(state.query("length_counts", filters),
-                                         totals["median_messages"]),
+    charts.show(state.build("figures.length_histogram", state.Q("length_counts", filters),
+                            totals["median_messages"]),
                 name="length-distribution", n=n_conv)
 
-counts = state.query("label_counts", filters)
 for col, kind in zip(st.columns(2), ("reason", "reaction")):
     with col:
-        charts.show(figures.label_bars(counts, kind), name=f"{kind}-counts",
+        charts.show(state.build("figures.label_bars", state.Q("label_counts", filters), kind),
+                    name=f"{kind}-counts",
                     n=f"n = {totals[kind + 's']:,} {kind}s")
 
 st.subheader("Where the data came from")

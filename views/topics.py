@@ -6,7 +6,6 @@ disagree, and how thought types differ by domain."""
 import streamlit as st
 
 from components import charts, sidebar, state
-from components import map_figures as mf
 from components import topicviews as tv
 
 filters = sidebar.current_filters()
@@ -43,7 +42,9 @@ frame, total = view["frame"], view["total"]
 unit = "conversations" if mode == "primary" else "topic assignments"
 title = ("Primary topic per conversation" if mode == "primary" else
          "Every assigned subtopic (multi-label)")
-charts.show(mf.topic_hierarchy(frame, kind=shape, title=title, unit=unit),
+charts.show(state.build("map_figures.topic_hierarchy",
+                        state.Q("topicviews.hierarchy_view", filters, mode, part="frame"),
+                        kind=shape, title=title, unit=unit),
             name=f"topics-{mode}-{shape}", n=f"n = {total:,} {unit}")
 if mode == "primary":
     st.caption(f"Shown: the **primary** topic — each of the {totals['conversations']:,} "
@@ -69,8 +70,9 @@ else:
     clusters = state.query("topicviews.cluster_summary", filters, space)
     n_items = int(clusters["n"].sum())
     n_real = int((~clusters["is_noise"] & (clusters["n"] > 0)).sum())
-    charts.show(mf.cluster_bars(clusters, space, title=f"{tv.SPACES[space]}: "
-                                f"{n_real} clusters in the selection"),
+    charts.show(state.build("map_figures.cluster_bars",
+                            state.Q("topicviews.cluster_summary", filters, space), space,
+                            title=f"{tv.SPACES[space]}: {n_real} clusters in the selection"),
                 name=f"clusters-{space}", n=f"n = {n_items:,} items")
     st.caption("HDBSCAN on a 5-D UMAP of the embeddings (fitted by the build); names are "
                "each cluster's top c-TF-IDF words. Noise — items no cluster claims — is its "
@@ -98,10 +100,10 @@ matrices = state.query("topicviews.label_matrices", filters)
 for kind, title in (("reason", "Reasons by domain"), ("reaction", "Reactions by domain")):
     mat = matrices[kind]
     n_kind = int(mat["row_total"].sum()) if len(mat["row_total"]) else 0
-    charts.show(mf.share_heatmap(mat["share"], mat["n"], mat["row_total"],
-                                 column_names=mat["display"], title=title,
-                                 unit=f"{kind}s",
-                                 colorscale="Blues" if kind == "reason" else "Oranges"),
+    charts.show(state.build("map_figures.label_matrix_heatmap",
+                            state.Q("topicviews.label_matrices", filters, part=kind),
+                            title=title, unit=f"{kind}s",
+                            colorscale="Blues" if kind == "reason" else "Oranges"),
                 name=f"domain-{kind}-shares", n=f"n = {n_kind:,} {kind}s")
 st.caption("Each row is a primary domain (its number of thoughts in brackets); cells are "
            "shares within the row, so each row sums to 100%. Hover for counts.")
