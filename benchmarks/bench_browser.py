@@ -1,0 +1,106 @@
+"""Time to first chart in a real browser, per page, on a warm server.
+
+Starts `streamlit run app.py` on a DB, opens every page once to warm the server (imports,
+query and figure caches) and the browser's HTTP cache, then opens each page ``--repeats``
+times in a new tab of headless Chromium (a user following a link) and measures the time
+from navigation to the page's first chart drawn by plotly.js (an ``svg.main-svg`` inside
+``.js-plotly-plot``); for the Conversations page, which opens on its list, to the list's
+table. Includes everything the user waits for: the HTML and JS bundle, the websocket, the
+script run, and plotly.js drawing.
+
+Usage:
+  python benchmarks/bench_browser.py --db /tmp/b1.duckdb --repeats 5 --out benchmarks/results/browser_1x.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load_test import HOST, free_port, start_server, stop_server, wait_healthy  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHART = ".js-plotly-plot svg.main-svg"
+TABLE = "[data-testid='stDataFrame']"
+PAGES = [("overview", "", CHART), ("conversations", "browser", TABLE),
+         ("thought types & stages", "thoughts", CHART), ("participants", "demographics", CHART),
+         ("topics", "topics", CHART), ("semantic shifts", "shifts", CHART)]
+
+
+def first_paint_s(context, url: str, selector: str, timeout_s: float = 120) -> float:
+    page = context.new_page()
+    try:
+        t0 = time.perf_counter()
+        page.goto(url)
+        page.wait_for_selector(selector, state="visible", timeout=timeout_s * 1000)
+        return time.perf_counter() - t0
+    finally:
+        page.close()
+
+
+def bench(db: Path, repeats: int, query: str = "") -> dict[str, dict]:
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    log = Path(tempfile.mkdtemp(prefix="ttbrowser-")) / "server.log"
+    proc = start_server(db, port, log)
+    results: dict[str, dict] = {}
+    try:
+        wait_healthy(port, proc)
+        base = f"http://{HOST}:{port}"
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            for name, path, selector in PAGES:  # warm-up: server caches, HTTP cache
+                first_paint_s(context, f"{base}/{path}{query}", selector)
+            for name, path, selector in PAGES:
+                times = [first_paint_s(context, f"{base}/{path}{query}", selector)
+                         for _ in range(repeats)]
+                results[name] = {"median_s": statistics.median(times), "max_s": max(times),
+                                 "runs_s": times}
+                print(f"{name:28s} median {statistics.median(times):5.2f} s   max "
+                      f"{max(times):5.2f} s", file=sys.stderr)
+            browser.close()
+    finally:
+        stop_server(proc)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--db", type=Path, required=True)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--query", default="",
+                    help="query string for every page, e.g. '?model=GPT-5.4'")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(f"{CHROMIUM} not found: apt-get install chromium chromium-driver")
+    results = bench(args.db, args.repeats, args.query)
+    load = os.getloadavg()
+    print(f"\n{args.db.name}{args.query}: first chart in the browser, warm server, "
+          f"{args.repeats} visits per page, load average {load[0]:.1f}\n")
+    print("| page | median s | max s |")
+    print("|---|---:|---:|")
+    for name, r in results.items():
+        print(f"| {name} | {r['median_s']:.2f} | {r['max_s']:.2f} |")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"db": str(args.db), "query": args.query,
+                                        "repeats": args.repeats, "loadavg": load,
+                                        "results": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
