@@ -687,7 +687,10 @@ def participant_counts(con: duckdb.DuckDBPyConnection, filters: Filters, field: 
     """``{"counts": category, conversations, users, share; "conversations": n;
     "users": n; "no_survey": conversations without survey answers; "distinct": number
     of distinct normalised values (occupation)}`` for one survey field."""
-    rows = participants(con, filters)
+    return _participant_summary(participants(con, filters), field, top_n)
+
+
+def _participant_summary(rows: pd.DataFrame, field: str, top_n: int) -> dict:
     cats = categorise(rows, field, top_n)
     distinct = int(rows[field].map(normalise_text).dropna().nunique()) if field in (
         "occupation", "gender", "education") else None
@@ -695,6 +698,13 @@ def participant_counts(con: duckdb.DuckDBPyConnection, filters: Filters, field: 
             "conversations": int(len(rows)), "users": int(rows["user_id"].nunique()),
             "no_survey": int((~rows["has_survey"].fillna(False).astype(bool)).sum()),
             "distinct": distinct}
+
+
+def participant_counts_all(con: duckdb.DuckDBPyConnection, filters: Filters,
+                           top_n: int = 15) -> dict[str, dict]:
+    """`participant_counts` of every field in `FIELDS`, reading the participants once."""
+    rows = participants(con, filters)
+    return {field: _participant_summary(rows, field, top_n) for field in FIELDS}
 
 
 def keyword_groups_table() -> pd.DataFrame:

@@ -218,13 +218,14 @@ def wait_background(timeout_s: float = 60.0) -> None:
 @dataclass(frozen=True, init=False)
 class Q:
     """A query named in `build`'s arguments: ``Q("analysis.label_distribution", filters)``
-    stands for ``query("analysis.label_distribution", filters)``, and with ``part="x"`` for
-    that result's ``["x"]``. Its repr is the cache key, so args follow `query`'s rules."""
+    stands for ``query("analysis.label_distribution", filters)``, with ``part="x"`` for
+    that result's ``["x"]`` and with ``part=("x", "y")`` for its ``["x"]["y"]``. Its repr
+    is the cache key, so args follow `query`'s rules."""
     name: str
     args: tuple
-    part: str | None
+    part: str | tuple | None
 
-    def __init__(self, name: str, *args: Any, part: str | None = None):
+    def __init__(self, name: str, *args: Any, part: str | tuple | None = None):
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "args", args)
         object.__setattr__(self, "part", part)
@@ -245,7 +246,11 @@ def build(builder: str, *args: Any, **kwargs: Any) -> Any:
         if not isinstance(value, Q):
             return value
         result = _cached(value.name, status.path, status.signature, value.args)
-        return result if value.part is None else result[value.part]
+        keys = () if value.part is None else (
+            value.part if isinstance(value.part, tuple) else (value.part,))
+        for k in keys:
+            result = result[k]
+        return result
 
     def build() -> Any:
         module, _, func = builder.rpartition(".")

@@ -297,6 +297,13 @@ def test_missing_and_invalid_bars_present(tiny_db):
     d = _valid(af.participant_bars(purposes, "Purposes", 4, 3))
     assert {t["name"] for t in d["data"]} == {"conversations", "users"}
     assert MISSING in d["data"][0]["y"]
+    every = an.participant_counts_all(tiny_db, Filters(), 15)  # one read, same answers
+    assert list(every) == list(an.FIELDS)
+    for field in an.FIELDS:
+        one = an.participant_counts(tiny_db, Filters(), field)
+        pd.testing.assert_frame_equal(every[field]["counts"], one["counts"])
+        assert {k: v for k, v in every[field].items() if k != "counts"} == \
+            {k: v for k, v in one.items() if k != "counts"}
 
 
 def test_browser_url_keeps_filters():

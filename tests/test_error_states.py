@@ -92,7 +92,7 @@ PAGE_QUERIES = [
     ("views/overview.py", "components.queries", "totals"),
     ("views/browser.py", "components.browse", "matches"),
     ("views/thoughts.py", "components.analysis", "label_distribution"),
-    ("views/demographics.py", "components.analysis", "participant_counts"),
+    ("views/demographics.py", "components.analysis", "participant_counts_all"),
     ("views/topics.py", "components.topicviews", "availability"),
     ("views/shifts.py", "components.shiftviews", "availability"),
 ]

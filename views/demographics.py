@@ -30,8 +30,7 @@ count = c1.radio("Count", ["both", "conversations", "users"], horizontal=True, k
                               "conversations", "users": "users"}.get)
 top_n = c2.slider("Occupations shown (top N)", 5, 40, 15, key="pp_top_n")
 show = ("conversations", "users") if count == "both" else (count,)
-results = {field: state.query("analysis.participant_counts", filters, field, int(top_n))
-           for field in analysis.FIELDS}
+results = state.query("analysis.participant_counts_all", filters, int(top_n))
 any_result = results["age"]
 c3.metric("Users · conversations", f"{any_result['users']:,} · {any_result['conversations']:,}",
           help="Conversations without any survey answers: "
@@ -41,8 +40,8 @@ c3.metric("Users · conversations", f"{any_result['users']:,} · {any_result['co
 def chart(field: str) -> None:
     r = results[field]
     fig = state.build("analysis_figures.participant_bars",
-                      state.Q("analysis.participant_counts", filters, field, int(top_n),
-                              part="counts"),
+                      state.Q("analysis.participant_counts_all", filters, int(top_n),
+                              part=(field, "counts")),
                       analysis.FIELDS[field], r["conversations"], r["users"], show=show,
                       note=af.participant_note(field, r, int(top_n)))
     charts.show(fig, name=f"participants-{field.replace('_', '-')}", key=f"pp_{field}",
