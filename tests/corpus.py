@@ -48,3 +48,35 @@ def write_jsonl(path: Path, records: list) -> Path:
             else:
                 fh.write(json.dumps(rec, ensure_ascii=False).encode() + b"\n")
     return path
+
+
+class PCA2:
+    """A fast deterministic stand-in for UMAP: the first two principal components."""
+
+    def fit_transform(self, x):
+        import numpy as np
+        x = np.asarray(x, dtype=np.float64)
+        x = x - x.mean(axis=0)
+        u, s, _ = np.linalg.svd(x, full_matrices=False)
+        return u[:, :2] * s[:2] * 10.0
+
+
+def build_analysed_db(source: Path, db: Path) -> Path:
+    """Every stage of the real pipeline over ``source`` into ``db``, fast: the fake
+    `HashingEmbedder`, clusters without a UMAP reduction, and `PCA2` for the map."""
+    import duckdb
+
+    from precompute import pipeline
+    from precompute.config import Settings
+    from precompute.shifts import stage_shifts
+    from tests.conftest import HashingEmbedder
+
+    settings = Settings(source=str(source), db=db, progress=False, cluster_reduce="none")
+    stages = tuple(n for n in pipeline.STAGES if n != "shifts")
+    pipeline.build(settings, only=stages, embedder=HashingEmbedder(), log=lambda _: None)
+    con = duckdb.connect(str(db))
+    try:
+        stage_shifts(con, settings=settings, log=lambda _: None, umap_factory=PCA2)
+    finally:
+        con.close()
+    return db

@@ -47,13 +47,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def full_db(tmp_path_factory) -> Path:
     """The shared sample (or the demo corpus) with every stage, fake model and reducer."""
-    from precompute import pipeline
-    from precompute.config import Settings
-    from precompute.shifts import stage_shifts
-    from tests.conftest import HashingEmbedder
-    from tests.corpus import DEMO, SAMPLE
-    from tests.test_shift_topic_pages import _PCA2
-
+    from tests.corpus import DEMO, SAMPLE, build_analysed_db
     from tests.test_hostile import hostile_record
 
     base = SAMPLE if SAMPLE.exists() else DEMO
@@ -65,16 +59,7 @@ def full_db(tmp_path_factory) -> Path:
     source = d / "sample_plus_hostile.jsonl"
     source.write_bytes(base.read_bytes().rstrip(b"\n") + b"\n"
                        + json.dumps(hostile_record(), ensure_ascii=False).encode() + b"\n")
-    db = d / "full.duckdb"
-    settings = Settings(source=str(source), db=db, progress=False, cluster_reduce="none")
-    stages = tuple(n for n in pipeline.STAGES if n != "shifts")
-    pipeline.build(settings, only=stages, embedder=HashingEmbedder(), log=lambda _: None)
-    con = duckdb.connect(str(db))
-    try:
-        stage_shifts(con, settings=settings, log=lambda _: None, umap_factory=_PCA2)
-    finally:
-        con.close()
-    return db
+    return build_analysed_db(source, d / "full.duckdb")
 
 
 @pytest.fixture(scope="module")

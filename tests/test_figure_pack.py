@@ -12,23 +12,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pytest
 
 from components import figure_pack as fp
 from components.filters import Filters
 from precompute.__main__ import main
-from tests.corpus import DEMO, SAMPLE
-
-
-class _PCA2:
-    """A fast deterministic stand-in for UMAP: the first two principal components."""
-
-    def fit_transform(self, x):
-        x = np.asarray(x, dtype=np.float64)
-        x = x - x.mean(axis=0)
-        u, s, _ = np.linalg.svd(x, full_matrices=False)
-        return u[:, :2] * s[:2] * 10.0
+from tests.corpus import DEMO, SAMPLE, build_analysed_db
 
 
 def _source() -> Path:
@@ -41,21 +30,7 @@ def _source() -> Path:
 @pytest.fixture(scope="module")
 def full_db(tmp_path_factory) -> Path:
     """The shared sample through the real pipeline, with a fake embedder and reducer."""
-    from precompute import pipeline
-    from precompute.config import Settings
-    from precompute.shifts import stage_shifts
-    from tests.conftest import HashingEmbedder
-
-    db = tmp_path_factory.mktemp("pack") / "full.duckdb"
-    settings = Settings(source=str(_source()), db=db, progress=False, cluster_reduce="none")
-    stages = tuple(n for n in pipeline.STAGES if n != "shifts")
-    pipeline.build(settings, only=stages, embedder=HashingEmbedder(), log=lambda _: None)
-    con = duckdb.connect(str(db))
-    try:
-        stage_shifts(con, settings=settings, log=lambda _: None, umap_factory=_PCA2)
-    finally:
-        con.close()
-    return db
+    return build_analysed_db(_source(), tmp_path_factory.mktemp("pack") / "full.duckdb")
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from components import shiftviews as sv
 from components import state
 from components import topicviews as tv
 from components.filters import Filters
-from tests.corpus import DEMO, REPO, SAMPLE
+from tests.corpus import DEMO, REPO, SAMPLE, build_analysed_db
 
 
 # =========================================================================== pure: shifts
@@ -273,16 +273,6 @@ def test_cluster_bars_noise_is_its_own_grey_bar():
 # =========================================================================== DB fixtures
 
 
-class _PCA2:
-    """A fast deterministic stand-in for UMAP: the first two principal components."""
-
-    def fit_transform(self, x):
-        x = np.asarray(x, dtype=np.float64)
-        x = x - x.mean(axis=0)
-        u, s, _ = np.linalg.svd(x, full_matrices=False)
-        return u[:, :2] * s[:2] * 10.0
-
-
 def _source():
     if SAMPLE.exists():
         return SAMPLE
@@ -294,21 +284,7 @@ def _source():
 @pytest.fixture(scope="module")
 def built_db(tmp_path_factory):
     """The shared sample (or demo), every stage, with a fake embedder and a PCA reducer."""
-    from precompute import pipeline
-    from precompute.config import Settings
-    from precompute.shifts import stage_shifts
-    from tests.conftest import HashingEmbedder
-
-    db = tmp_path_factory.mktemp("pages") / "full.duckdb"
-    settings = Settings(source=str(_source()), db=db, progress=False, cluster_reduce="none")
-    stages = tuple(n for n in pipeline.STAGES if n != "shifts")
-    pipeline.build(settings, only=stages, embedder=HashingEmbedder(), log=lambda _: None)
-    con = duckdb.connect(str(db))
-    try:
-        stage_shifts(con, settings=settings, log=lambda _: None, umap_factory=_PCA2)
-    finally:
-        con.close()
-    return db
+    return build_analysed_db(_source(), tmp_path_factory.mktemp("pages") / "full.duckdb")
 
 
 @pytest.fixture(scope="module")
