@@ -136,6 +136,8 @@ def clear_cache() -> None:
     """Forget every cached query result and figure (tests; a rebuilt DB file needs no
     clearing: its new signature is part of every key)."""
     _results.clear()
+    with _pending_lock:
+        _pending.clear()
 
 
 def _call(name: str, path: str, signature: tuple, args: tuple) -> Any:
@@ -175,7 +177,7 @@ _pending: dict[tuple, Future] = {}
 _pending_lock = threading.Lock()
 
 
-def query_soon(name: str, *args: Any, wait_s: float = 0.1) -> tuple[bool, Any]:
+def query_soon(name: str, *args: Any, wait_s: float = 0.05) -> tuple[bool, Any]:
     """Like `query`, without blocking the page on a slow computation: (True, result) when
     the result is cached or ready within ``wait_s`` seconds, else (False, None) while it
     goes on in a background thread and lands in the cache (ask again on a later run). An
@@ -188,10 +190,13 @@ def query_soon(name: str, *args: Any, wait_s: float = 0.1) -> tuple[bool, Any]:
         return True, value
     with _pending_lock:
         future = _pending.get(key)
-        if future is None:
+        started = future is None
+        if started:
             future = _background.submit(
                 _results.get, key, lambda: _call(name, status.path, status.signature, args))
             _pending[key] = future
+    if started:  # outside the lock: a finished future runs the callback right here
+        future.add_done_callback(lambda f: _forget_done(key, f))
     try:
         value = future.result(timeout=wait_s)
     except FutureTimeout:
@@ -202,6 +207,29 @@ def query_soon(name: str, *args: Any, wait_s: float = 0.1) -> tuple[bool, Any]:
                 if _pending.get(key) is future:
                     del _pending[key]
     return True, value
+
+
+def soon_done(name: str, *args: Any) -> bool:
+    """Whether `query_soon` would now answer at once: the result is cached, or its
+    computation has finished (a failure included: `query_soon` then raises it). Never
+    starts or raises anything, so a polling fragment can call it."""
+    status = db_status()
+    key = ("query", name, status.path, status.signature, repr(args))
+    if _results.peek(key)[0]:
+        return True
+    with _pending_lock:
+        future = _pending.get(key)
+    return future is None or future.done()
+
+
+def _forget_done(key: tuple, future: Future) -> None:
+    """Drop a finished computation from the pending table once its result is cached; a
+    failed one stays until a caller has been shown its exception (else the page's poll
+    would restart it forever)."""
+    if future.exception() is None:
+        with _pending_lock:
+            if _pending.get(key) is future:
+                del _pending[key]
 
 
 def wait_background(timeout_s: float = 60.0) -> None:

@@ -459,6 +459,21 @@ def test_shift_metrics_of_a_new_subset_do_not_block_the_page(built_db, monkeypat
     assert not any("Computing the set-level metrics" in c.value for c in at.caption)
 
 
+def test_shift_metrics_failing_in_the_background_is_a_friendly_error(built_db, monkeypatch):
+    model, _ = _model_and_wrong_provider(built_db)
+
+    def broken(con, filters, *args):
+        raise ValueError("no vectors for these pairs")
+    monkeypatch.setattr(sv, "metrics", broken)
+    state.clear_cache()
+    at = _run(built_db, monkeypatch, "views/shifts.py", {"model": model})
+    state.wait_background()
+    at.run()  # what the polling fragment triggers
+    assert not at.exception
+    assert any("ValueError: no vectors for these pairs" in e.value for e in at.error)
+    state.clear_cache()
+
+
 def test_shifts_page_unfiltered_uses_stored_metrics(built_db, monkeypatch):
     at = _run(built_db, monkeypatch, "views/shifts.py")
     assert any("stored by the build" in c.value for c in at.caption)

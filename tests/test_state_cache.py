@@ -115,3 +115,45 @@ def test_build_resolves_queries_and_caches_the_result(build_db, sample_path, mon
     assert {"open", "conversation", "turn", "label", "thought"} <= set(rows.columns)
     assert len(rows) > 0 and all(u.startswith("?") or "conv=" in u for u in rows["open"])
     state.clear_cache()
+
+
+def test_query_soon_runs_in_the_background_and_reports_failures(build_db, sample_path,
+                                                                 monkeypatch):
+    import threading
+
+    from components import queries
+    settings, _ = build_db(sample_path, only=("ingest",))
+    monkeypatch.setenv("THOUGHTTRACE_DB", str(settings.db))
+    state.clear_cache()
+    state.begin_run()
+    gate = threading.Event()
+    calls = []
+
+    def slow(con, x):
+        calls.append(x)
+        assert gate.wait(30)
+        if x == "bad":
+            raise RuntimeError("metrics failed")
+        return con.execute("SELECT count(*) FROM conversations").fetchone()[0] + x
+
+    monkeypatch.setattr(queries, "slow_for_test", slow, raising=False)
+    assert state.query_soon("slow_for_test", 1, wait_s=0.01) == (False, None)
+    assert not state.soon_done("slow_for_test", 1)
+    assert state.query_soon("slow_for_test", 1, wait_s=0.01) == (False, None)
+    gate.set()
+    state.wait_background()
+    assert state.soon_done("slow_for_test", 1)
+    assert state.query_soon("slow_for_test", 1) == (True, 21)  # 20 conversations + 1
+    assert calls == [1]  # asked three times, computed once
+    assert state.query("slow_for_test", 1) == 21  # the same cache as `query`
+
+    # a failure is not cached and is raised to the next caller, once; then it retries
+    state.query_soon("slow_for_test", "bad", wait_s=0)
+    state.wait_background()
+    assert state.soon_done("slow_for_test", "bad")  # done, so a poll reruns the page
+    with pytest.raises(RuntimeError, match="metrics failed"):
+        state.query_soon("slow_for_test", "bad")
+    assert state.query_soon("slow_for_test", "bad", wait_s=0) == (False, None)  # retried
+    state.wait_background()
+    assert calls == [1, "bad", "bad"]
+    state.clear_cache()

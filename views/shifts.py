@@ -95,9 +95,8 @@ if not ready:
 
     @st.fragment(run_every=0.5)
     def _wait_for_metrics() -> None:
-        if state.query_soon("shiftviews.metrics", filters, sv.METRICS_MAX_PER_SIDE,
-                            wait_s=0)[0]:
-            st.rerun()
+        if state.soon_done("shiftviews.metrics", filters, sv.METRICS_MAX_PER_SIDE):
+            st.rerun()  # the whole page: the table, or the computation's error
         st.caption(":material/hourglass_top: Computing the set-level metrics for this "
                    "subset; the table fills in by itself.")
     _wait_for_metrics()
