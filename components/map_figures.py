@@ -135,13 +135,15 @@ def shift_panels(points: pd.DataFrame, rings: pd.DataFrame, *,
         if len(sub):
             rows = np.flatnonzero(mask)
             dist = sub["umap_distance"].to_numpy(dtype=float)
-            # numeric customdata travels as one binary array: [row in points, src turn,
-            # dst turn, distance]; the page maps a clicked row back to its pair
+            # numeric customdata travels as one binary float32 array (half the bytes of
+            # float64; rows and turns stay exact): [row in points, src turn, dst turn,
+            # distance]; the page maps a clicked row back to its pair
             custom = np.column_stack([
                 rows, sub["src_turn"].astype("Float64").to_numpy(float, na_value=np.nan),
-                sub["dst_turn"].astype("Float64").to_numpy(float, na_value=np.nan), dist])
-            trace = dict(type="scattergl", x=sub["dx"].to_numpy(dtype=float),
-                         y=sub["dy"].to_numpy(dtype=float), xaxis=xref, yaxis=yref,
+                sub["dst_turn"].astype("Float64").to_numpy(float, na_value=np.nan),
+                dist]).astype(np.float32)
+            trace = dict(type="scattergl", x=sub["dx"].to_numpy(dtype=np.float32),
+                         y=sub["dy"].to_numpy(dtype=np.float32), xaxis=xref, yaxis=yref,
                          mode="markers", name=PAIR_TITLES[ptype], showlegend=False,
                          customdata=custom)
             big = len(sub) >= 3000
