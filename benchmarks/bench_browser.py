@@ -9,7 +9,9 @@ which opens on its list, the list's table):
 - *open*: the page's URL in a new tab (a user following a link): the HTML, the JS bundle
   (from the HTTP cache), the websocket, the script run, loading plotly.js and drawing;
 - *navigate*: a click on the page's link in the sidebar of an open tab (the app's own
-  navigation: no reload, plotly.js already loaded), back to Overview between visits.
+  navigation: no reload, plotly.js already loaded), back to Overview between visits;
+- *floor*: `floor_app.py`, a page with one title and one three-bar plotly chart, opened
+  in new tabs: what Streamlit and plotly.js cost on this machine with no app work at all.
 
 Usage:
   python benchmarks/bench_browser.py --db /tmp/b1.duckdb --repeats 5 --out benchmarks/results/browser_1x.json
@@ -65,13 +67,35 @@ def navigate_s(page, path: str, selector: str, title: str, timeout_s: float = 12
     return time.perf_counter() - t0
 
 
+def floor(db: Path, repeats: int) -> dict:
+    """`floor_app.py` (one title, one three-bar chart) opened in new tabs like the pages:
+    what Streamlit and plotly.js alone cost on this machine."""
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    log = Path(tempfile.mkdtemp(prefix="ttbrowser-floor-")) / "server.log"
+    proc = start_server(db, port, log, script="benchmarks/floor_app.py")
+    try:
+        wait_healthy(port, proc)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            url = f"http://{HOST}:{port}/"
+            first_paint_s(context, url, CHART)  # warm-up
+            times = [first_paint_s(context, url, CHART) for _ in range(repeats)]
+            browser.close()
+    finally:
+        stop_server(proc)
+    return _summary("one-chart hello page", "new tab", times)
+
+
 def bench(db: Path, repeats: int, query: str = "") -> dict[str, dict]:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
     log = Path(tempfile.mkdtemp(prefix="ttbrowser-")) / "server.log"
     proc = start_server(db, port, log)
-    results: dict[str, dict] = {}
+    results: dict[str, dict] = {"open floor: a one-chart hello page": floor(db, repeats)}
     try:
         wait_healthy(port, proc)
         base = f"http://{HOST}:{port}"

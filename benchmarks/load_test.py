@@ -57,11 +57,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db: Path, port: int, log_path: Path) -> subprocess.Popen:
+def start_server(db: Path, port: int, log_path: Path, script: str = "app.py"
+                 ) -> subprocess.Popen:
     env = {**os.environ, "THOUGHTTRACE_DB": str(db)}
     log = open(log_path, "wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", HOST,
+        [sys.executable, "-m", "streamlit", "run", script, "--server.address", HOST,
          "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--server.port", str(port), "--server.fileWatcherType", "none"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
