@@ -201,11 +201,11 @@ def shift_panels(points: pd.DataFrame, rings: pd.DataFrame, *,
             outside = int(((sub["dx"].abs() > lim) | (sub["dy"].abs() > lim)).sum())
             if outside:
                 notes.append(f"{outside:,} beyond the axes")
-        if notes:
+        if notes:  # one line per note: side by side they overran the next panel
             annotations.append(dict(
-                x=0, y=-lim * 0.94, xref=xref, yref=yref, showarrow=False,
-                text=" · ".join(notes), font=dict(size=NOTE_SIZE, color="#8A4B00"),
-                bgcolor="#FFF4E0"))
+                x=0, y=-lim * 0.97, xref=xref, yref=yref, yanchor="bottom",
+                showarrow=False, text="<br>".join(notes),
+                font=dict(size=NOTE_SIZE, color="#8A4B00"), bgcolor="#FFF4E0"))
         axis = dict(range=[-lim, lim], zeroline=True, zerolinecolor="#DDDDDD",
                     showgrid=False, constrain="domain")
         layout[f"xaxis{sfx}"] = dict(axis, domain=[x0, x0 + width], anchor=yref,

@@ -65,6 +65,10 @@ def test_axes_keep_rings_legible_and_count_far_pairs():
     assert rings["p75"].max() * 1.3 <= lim < 5  # not stretched to the outlier
     fig = mf.shift_panels(pairs, rings)
     assert any("1 beyond the axes" in (a.text or "") for a in fig.layout.annotations)
+    # a sampled panel's notes go one per line (side by side they overran the next panel)
+    fig = mf.shift_panels(pairs, rings, n={"consecutive": 400}, shown={"consecutive": 100})
+    note = next(a.text for a in fig.layout.annotations if "beyond the axes" in (a.text or ""))
+    assert note == "seeded sample: 100 of 400 drawn<br>1 beyond the axes"
 
 
 def test_ring_traces_skip_missing_and_use_the_panel_axes():
