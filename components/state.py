@@ -177,7 +177,7 @@ _pending: dict[tuple, Future] = {}
 _pending_lock = threading.Lock()
 
 
-def query_soon(name: str, *args: Any, wait_s: float = 0.05) -> tuple[bool, Any]:
+def query_soon(name: str, *args: Any, wait_s: float = 0.02) -> tuple[bool, Any]:
     """Like `query`, without blocking the page on a slow computation: (True, result) when
     the result is cached or ready within ``wait_s`` seconds, else (False, None) while it
     goes on in a background thread and lands in the cache (ask again on a later run). An
