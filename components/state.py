@@ -150,9 +150,13 @@ def _call(name: str, path: str, signature: tuple, args: tuple) -> Any:
         con.close()
 
 
-def _cached(name: str, path: str, signature: tuple, args: tuple) -> Any:
+def _query_key(name: str, path: str, signature: tuple, args: tuple) -> tuple:
     # The args' repr is an exact, cheap key (scalars, tuples, frozen dataclasses).
-    return _results.get(("query", name, path, signature, repr(args)),
+    return ("query", name, path, signature, repr(args))
+
+
+def _cached(name: str, path: str, signature: tuple, args: tuple) -> Any:
+    return _results.get(_query_key(name, path, signature, args),
                         lambda: _call(name, path, signature, args))
 
 
@@ -184,7 +188,7 @@ def query_soon(name: str, *args: Any, wait_s: float = 0.02) -> tuple[bool, Any]:
     exception of the computation is raised here, as `query` would, and the next call
     retries."""
     status = db_status()
-    key = ("query", name, status.path, status.signature, repr(args))
+    key = _query_key(name, status.path, status.signature, args)
     hit, value = _results.peek(key)
     if hit:
         return True, value
@@ -214,7 +218,7 @@ def soon_done(name: str, *args: Any) -> bool:
     computation has finished (a failure included: `query_soon` then raises it). Never
     starts or raises anything, so a polling fragment can call it."""
     status = db_status()
-    key = ("query", name, status.path, status.signature, repr(args))
+    key = _query_key(name, status.path, status.signature, args)
     if _results.peek(key)[0]:
         return True
     with _pending_lock:
@@ -280,11 +284,11 @@ def build(builder: str, *args: Any, **kwargs: Any) -> Any:
             result = result[k]
         return result
 
-    def build() -> Any:
+    def make() -> Any:
         module, _, func = builder.rpartition(".")
         fn = getattr(importlib.import_module(f"components.{module}"), func)
         return fn(*[resolve(a) for a in args], **{k: resolve(v) for k, v in kwargs.items()})
-    return _results.get(key, build)
+    return _results.get(key, make)
 
 
 def is_demo() -> bool:
