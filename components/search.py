@@ -122,13 +122,7 @@ def search(index: VectorIndex, query_vec: Any, k: int = 20,
         raise EmbedError(f"the query vector has dimension {q.shape[0]}, the stored vectors "
                          f"{index.matrix.shape[1]}: embedded with another model?")
     scores = index.matrix @ q
-    mask = np.ones(len(index), dtype=bool)
-    if conv_ids is not None:
-        mask &= np.isin(index.conv_ids, np.asarray(list(conv_ids), dtype=object))
-    if kinds is not None:
-        mask &= np.isin(index.kinds, np.asarray(list(kinds), dtype=object))
-    scores = np.where(mask, scores, -np.inf)
-    return _top(index, scores, k)
+    return _top(index, np.where(_allowed(index, kinds, conv_ids), scores, -np.inf), k)
 
 
 def similar(index: VectorIndex, item_id: str, k: int = 10,
@@ -141,10 +135,16 @@ def similar(index: VectorIndex, item_id: str, k: int = 10,
         return _frame(index, np.array([], dtype=np.int64), np.array([], dtype=np.float32))
     scores = (index.matrix @ index.matrix[row]).astype(np.float32)
     scores[row] = -np.inf
+    return _top(index, np.where(_allowed(index, kinds, conv_ids), scores, -np.inf), k)
+
+
+def _allowed(index: VectorIndex, kinds: Sequence[str] | None,
+             conv_ids: Sequence[str] | None) -> np.ndarray:
+    """Rows of ``index`` whose kind is in ``kinds`` and conversation in ``conv_ids``
+    (None: any)."""
     mask = np.ones(len(index), dtype=bool)
     if kinds is not None:
         mask &= np.isin(index.kinds, np.asarray(list(kinds), dtype=object))
     if conv_ids is not None:
         mask &= np.isin(index.conv_ids, np.asarray(list(conv_ids), dtype=object))
-    scores = np.where(mask, scores, -np.inf)
-    return _top(index, scores, k)
+    return mask
