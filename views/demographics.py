@@ -4,25 +4,17 @@ counted per conversation and per user, with missing and invalid answers as their
 
 import streamlit as st
 
-from components import analysis, charts, sidebar, state
+from components import analysis, charts, notices, sidebar, state
 from components import analysis_figures as af
 
 filters = sidebar.current_filters()
-display = sidebar.display_names()
 
 st.title("Participants")
 st.caption("Survey answers of the people behind the selected conversations. Each chart counts "
            "**conversations** and distinct **users** per answer; answers are stored with each "
            "conversation, so a user whose answers differ between conversations counts under "
            "each. Missing answers are a bar of their own, never dropped.")
-totals = state.query("totals", filters)
-if not filters.is_empty:
-    st.caption(f"Filtered: {filters.describe(display)}")
-if totals["conversations"] == 0:
-    st.info("No conversations match the current filters, so there are no participants to "
-            "describe. Loosen or reset the filters in the sidebar.",
-            icon=":material/filter_alt_off:")
-    st.stop()
+totals = notices.subset_totals(filters, "so there are no participants to describe")
 
 c1, c2, c3 = st.columns([2, 2, 2])
 count = c1.radio("Count", ["both", "conversations", "users"], horizontal=True, key="pp_count",

@@ -4,7 +4,7 @@ table, conversation lengths, reason and reaction counts, and where the data came
 import pandas as pd
 import streamlit as st
 
-from components import charts, sidebar, state
+from components import charts, notices, sidebar, state
 
 filters = sidebar.current_filters()
 
@@ -12,17 +12,12 @@ st.title("ThoughtTrace Explorer")
 st.caption("Multi-turn human–LLM conversations in which users annotated what they thought: "
            "a reason on each user message, a reaction on each assistant message.")
 
-totals = state.query("totals", filters)
+totals = notices.subset_totals(filters)
 cols = st.columns(5)
 for col, (key, label) in zip(cols, [("users", "Users"), ("conversations", "Conversations"),
                                     ("messages", "Messages"), ("thoughts", "Thoughts"),
                                     ("models", "Models")]):
     col.metric(label, f"{totals[key]:,}")
-if not filters.is_empty:
-    st.caption(f"Filtered: {filters.describe(sidebar.display_names())}")
-if totals["conversations"] == 0:
-    st.info("No conversations match the current filters. Loosen or reset them in the sidebar.")
-    st.stop()
 
 left, right = st.columns([3, 2])
 with left:

@@ -7,7 +7,7 @@ thought (colour by kind, label, domain, model or cluster; lasso to list items)."
 import pandas as pd
 import streamlit as st
 
-from components import charts, sidebar, state
+from components import charts, notices, sidebar, state
 from components import map_figures as mf
 from components import shiftviews as sv
 
@@ -20,20 +20,12 @@ st.caption("Every user message and thought sits on one 2-D map of their embeddin
            "each pair below, the dot is where the destination landed relative to its "
            "source (the star): the farther out, the bigger the shift in meaning.")
 
-avail = state.query("shiftviews.availability")
-if not avail["shifts"]:
-    st.info("This database was built without the shifts stage, so there is no map and no "
-            "pairs to show. Run `python -m precompute build` (it embeds the texts and "
-            "computes the map), then reload this page.", icon=":material/build:")
-    st.code(f"python -m precompute build --db {state.db_path()}", language="bash")
-    st.stop()
-if not filters.is_empty:
-    st.caption(f"Filtered: {filters.describe(display)}")
-totals = state.query("totals", filters)
-if totals["conversations"] == 0:
-    st.info("No conversations match the current filters, so there are no pairs to show. "
-            "Loosen or reset the filters in the sidebar.", icon=":material/filter_alt_off:")
-    st.stop()
+notices.require_stage(
+    state.query("shiftviews.availability")["shifts"],
+    "This database was built without the shifts stage, so there is no map and no pairs to "
+    "show. Run `python -m precompute build` (it embeds the texts and computes the map), "
+    "then reload this page.")
+totals = notices.subset_totals(filters, "so there are no pairs to show")
 
 # ---------------------------------------------------------------------------- panels
 panels = state.query("shiftviews.shift_panels", filters)

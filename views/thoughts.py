@@ -5,7 +5,7 @@ thought leads to the next (Sankey), and the thoughts behind any bar or flow."""
 
 import streamlit as st
 
-from components import analysis, charts, sidebar, state
+from components import analysis, charts, notices, sidebar, state
 from components import analysis_figures as af
 
 filters = sidebar.current_filters()
@@ -16,13 +16,7 @@ st.title("Thought types & stages")
 st.caption("What users thought while chatting: a **reason** on each user message, a "
            "**reaction** on each assistant message. Every chart covers the conversations "
            "selected in the sidebar; hover for meanings, counts and intervals.")
-totals = state.query("totals", filters)
-if not filters.is_empty:
-    st.caption(f"Filtered: {filters.describe(display)}")
-if totals["conversations"] == 0:
-    st.info("No conversations match the current filters, so there are no thoughts to "
-            "analyse. Loosen or reset the filters in the sidebar.", icon=":material/filter_alt_off:")
-    st.stop()
+totals = notices.subset_totals(filters, "so there are no thoughts to analyse")
 if totals["thoughts"] == 0:
     st.info(f"The {totals['conversations']:,} matching conversations carry no annotated "
             "thoughts. Loosen the filters in the sidebar.", icon=":material/filter_alt_off:")

@@ -5,11 +5,10 @@ disagree, and how thought types differ by domain."""
 
 import streamlit as st
 
-from components import charts, sidebar, state
+from components import charts, notices, sidebar, state
 from components import topicviews as tv
 
 filters = sidebar.current_filters()
-display = sidebar.display_names()
 
 st.title("Topics")
 st.caption("Domains and subtopics come from our taxonomy (the paper's 7 domains, our 36 "
@@ -17,20 +16,12 @@ st.caption("Domains and subtopics come from our taxonomy (the paper's 7 domains,
            "the data itself. Comparing the two shows where the taxonomy fits and where not.")
 
 avail = state.query("topicviews.availability")
-if not avail["topics"]:
-    st.info("This database was built without the topics stage, so conversations have no "
-            "domain or subtopic yet. Run `python -m precompute build` (it embeds the texts, "
-            "assigns topics and clusters them), then reload this page.",
-            icon=":material/build:")
-    st.code(f"python -m precompute build --db {state.db_path()}", language="bash")
-    st.stop()
-if not filters.is_empty:
-    st.caption(f"Filtered: {filters.describe(display)}")
-totals = state.query("totals", filters)
-if totals["conversations"] == 0:
-    st.info("No conversations match the current filters. Loosen or reset them in the "
-            "sidebar.", icon=":material/filter_alt_off:")
-    st.stop()
+notices.require_stage(
+    avail["topics"],
+    "This database was built without the topics stage, so conversations have no domain or "
+    "subtopic yet. Run `python -m precompute build` (it embeds the texts, assigns topics "
+    "and clusters them), then reload this page.")
+totals = notices.subset_totals(filters)
 # ---------------------------------------------------------------------------- hierarchy
 st.subheader("Domains and subtopics")
 c1, c2 = st.columns([3, 1])
