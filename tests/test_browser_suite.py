@@ -165,6 +165,16 @@ def test_every_page_renders_without_console_errors(server):
                            ).to_be_attached()
                 page.screenshot(path=str(SHOTS / f"{name}.png"))
                 assert (SHOTS / f"{name}.png").stat().st_size > 10_000
+                if name == "shifts":  # the map is the other tab: a click draws it, the URL
+                    # says so (a link to it), and the centred gaps are no longer drawn
+                    expect(page.locator(".gtitle", has_text="Semantic shift")).to_have_count(1)
+                    page.get_by_role("tab", name="Global map").click()
+                    expect(page.locator(".gtitle", has_text="Global map")).to_be_visible(
+                        timeout=60_000)
+                    _wait_idle(page)
+                    assert "view=Global+map" in page.url, page.url
+                    expect(page.locator(".gtitle", has_text="Semantic shift")).to_have_count(0)
+                    page.screenshot(path=str(SHOTS / "shifts_map.png"))
         finally:
             browser.close()
     assert dialogs == []  # no payload ever ran

@@ -45,14 +45,14 @@ def test_rings_of_distances_1_to_100_are_drawn_with_those_radii():
     assert (row["p25"], row["p50"], row["p75"]) == pytest.approx((25.75, 50.5, 75.25))
     assert rings.set_index("pair_type").loc["reaction_next", "n"] == 0
     fig = mf.shift_panels(pairs, rings)
-    circles = [t for t in fig.data if t.mode == "lines" and t.line.color == "#111111"]
-    assert sorted(t.name for t in circles) == ["p25", "p50", "p75"]
-    for t in circles:  # a circle centred at the origin, on the first panel
-        radius = np.hypot(np.asarray(t.x), np.asarray(t.y))
-        assert np.allclose(radius, t.meta) and t.xaxis == "x"
-        x, y = np.asarray(t.x)[:-1], np.asarray(t.y)[:-1]  # closed loop: last = first
-        assert abs(x.mean()) < 1e-6 and abs(y.mean()) < 1e-6
-    assert sorted(round(t.meta, 6) for t in circles) == [25.75, 50.5, 75.25]
+    circles = [s for s in fig.layout.shapes if s.line.color == mf.RING_COLOR]
+    assert sorted(s.name for s in circles) == ["p25", "p50", "p75"]
+    for s in circles:  # a circle centred at the origin, on the first panel, over the points
+        assert s.type == "circle" and s.layer == "above" and (s.xref, s.yref) == ("x", "y")
+        assert (s.x0, s.y0) == (-s.x1, -s.y1) and s.x1 == s.y1
+    assert sorted(round(s.x1, 6) for s in circles) == [25.75, 50.5, 75.25]
+    halos = [s for s in fig.layout.shapes if s.line.color == mf.RING_HALO]
+    assert sorted(s.x1 for s in halos) == sorted(s.x1 for s in circles)
     labels = [a.text for a in fig.layout.annotations]
     assert {"p25 25.75", "p50 50.50", "p75 75.25"} <= set(labels)
 
@@ -71,12 +71,14 @@ def test_axes_keep_rings_legible_and_count_far_pairs():
     assert note == "seeded sample: 100 of 400 drawn<br>1 beyond the axes"
 
 
-def test_ring_traces_skip_missing_and_use_the_panel_axes():
-    traces = mf.ring_traces({"p25": 1.0, "p50": float("nan"), "p75": 3.0}, "x3", "y3")
-    dark = [t for t in traces if t["line"]["color"] == "#111111"]
-    assert [(t["name"], t["meta"], t["xaxis"], t["yaxis"]) for t in dark] == [
+def test_ring_shapes_skip_missing_and_use_the_panel_axes():
+    shapes = mf.ring_shapes({"p25": 1.0, "p50": float("nan"), "p75": 3.0}, "x3", "y3")
+    dark = [s for s in shapes if s["line"]["color"] == mf.RING_COLOR]
+    assert [(s["name"], s["x1"], s["xref"], s["yref"]) for s in dark] == [
         ("p25", 1.0, "x3", "y3"), ("p75", 3.0, "x3", "y3")]
-    assert max(np.hypot(dark[1]["x"], dark[1]["y"])) == pytest.approx(3.0)
+    assert [s["line"]["dash"] for s in dark] == ["dot", "solid"]
+    assert len(shapes) == 4  # each ring has its white halo
+    assert mf.ring_shapes({"p25": 0.0, "p50": None, "p75": float("inf")}) == []
 
 
 def test_panel_point_counts_star_and_shared_axes():
@@ -84,11 +86,12 @@ def test_panel_point_counts_star_and_shared_axes():
     rings = sv.rings_by_type(pairs)
     fig = mf.shift_panels(pairs, rings, n={"consecutive": 5, "message_reason": 3,
                                            "reaction_next": 0})
-    points = [t for t in fig.data if t.mode == "markers" and t.marker.symbol != "star"]
+    points = [t for t in fig.data if t.mode == "markers"]
     assert [len(t.x) for t in points] == [5, 3]
     assert [t.xaxis for t in points] == ["x", "x2"]
-    stars = [t for t in fig.data if t.marker.symbol == "star"]
-    assert len(stars) == 3 and all(tuple(t.x) == (0,) and tuple(t.y) == (0,) for t in stars)
+    assert all(t.type == "scattergl" for t in fig.data)  # only the points are WebGL
+    stars = [a for a in fig.layout.annotations if a.name == "source"]
+    assert [(a.xref, a.x, a.y) for a in stars] == [("x", 0, 0), ("x2", 0, 0), ("x3", 0, 0)]
     ranges = {tuple(fig.layout[f"xaxis{i or ''}"].range) for i in ("", 2, 3)} | \
         {tuple(fig.layout[f"yaxis{i or ''}"].range) for i in ("", 2, 3)}
     assert len(ranges) == 1  # one shared square range
@@ -411,10 +414,11 @@ def test_shifts_page_with_a_filter(built_db, monkeypatch):
     model, _ = _model_and_wrong_provider(built_db)
     at = _run(built_db, monkeypatch, "views/shifts.py", {"model": model})
     assert at.title[0].value == "Semantic shifts"
+    assert [t.label for t in at.tabs] == ["Centred gaps", "Global map"]
     specs = _charts(at)
-    assert len(specs) == 2  # panels + global map
-    rings = [t for t in specs[0]["data"] if t.get("mode") == "lines"
-             and t["line"]["color"] == "#111111"]
+    assert len(specs) == 1  # the open tab only: the map is neither queried nor drawn
+    assert specs[0]["layout"]["title"]["text"].startswith("Semantic shift")
+    rings = [s for s in specs[0]["layout"]["shapes"] if s["line"]["color"] == mf.RING_COLOR]
     assert 1 <= len(rings) <= 9
     assert any(f"model: {model}" in c.value for c in at.caption)
     table = at.dataframe[0].value
@@ -423,13 +427,32 @@ def test_shifts_page_with_a_filter(built_db, monkeypatch):
     state.wait_background()
     at.run()
     assert any("recomputed for the filtered subset" in c.value for c in at.caption)
+    # the other tab (what a click on it does), then the map's own widgets
+    at.session_state["view"] = "Global map"
+    at.run()
+    specs = _charts(at)
+    assert [s["layout"]["title"]["text"][:10] for s in specs] == ["Global map"]
+    assert not at.dataframe  # the metrics table is on the other tab
     at.selectbox(key="sh_color").set_value("label").run()
     assert not at.exception
     conv_box = at.selectbox(key="sh_conv")
     if len(conv_box.options) > 1:
         conv_box.set_value(conv_box.options[1]).run()
         assert not at.exception
-        assert any(a.get("showarrow") for a in _charts(at)[1]["layout"]["annotations"])
+        assert any(a.get("showarrow") for a in _charts(at)[0]["layout"]["annotations"])
+
+
+def test_a_link_opens_the_global_map_tab(built_db, monkeypatch):
+    """`?view=Global map` (what the tab writes into the URL) opens the map with the
+    filters of the link; an unknown view falls back to the first tab."""
+    model, _ = _model_and_wrong_provider(built_db)
+    at = _run(built_db, monkeypatch, "views/shifts.py", {"model": model, "view": "Global map"})
+    specs = _charts(at)
+    assert len(specs) == 1 and specs[0]["layout"]["title"]["text"].startswith("Global map")
+    assert any(f"model: {model}" in c.value for c in at.caption)
+    at = _run(built_db, monkeypatch, "views/shifts.py", {"view": "no such view"})
+    assert not at.exception
+    assert _charts(at)[0]["layout"]["title"]["text"].startswith("Semantic shift")
 
 
 def test_shift_metrics_of_a_new_subset_do_not_block_the_page(built_db, monkeypatch):
