@@ -10,6 +10,8 @@ which opens on its list, the list's table):
   (from the HTTP cache), the websocket, the script run, loading plotly.js and drawing;
 - *navigate*: a click on the page's link in the sidebar of an open tab (the app's own
   navigation: no reload, plotly.js already loaded), back to Overview between visits;
+- *switch tab*: on Semantic shifts, a click on its other tab (Global map, then back to
+  Centred gaps: each tab is computed and drawn only when opened);
 - *floor*: `floor_app.py`, a page with one title and one three-bar plotly chart, opened
   in new tabs: what Streamlit and plotly.js cost on this machine with no app work at all.
 
@@ -44,6 +46,12 @@ PAGES = [("overview", "", CHART, "ThoughtTrace Explorer"),
          ("topics", "topics", CHART, "Topics"),
          ("semantic shifts", "shifts", CHART, "Semantic shifts")]
 FRESH = "[data-stale='false'] "  # an element of the current run, not the previous page's
+#: Opened in a new tab too: the shifts page's second tab, by its link.
+MAP = ("semantic shifts, global map tab", "shifts?view=Global+map",
+       ".js-plotly-plot .gtitle:has-text('Global map')", "Semantic shifts")
+#: (tab, what shows it is drawn) on the shifts page, clicked in turn.
+SHIFT_TABS = [("Global map", MAP[2]),
+              ("Centred gaps", ".js-plotly-plot .gtitle:has-text('Semantic shift')")]
 
 
 def first_paint_s(context, url: str, selector: str, timeout_s: float = 120) -> float:
@@ -65,6 +73,21 @@ def navigate_s(page, path: str, selector: str, title: str, timeout_s: float = 12
     page.wait_for_selector(f"h1:has-text('{title}')", timeout=timeout_s * 1000)
     page.wait_for_selector(FRESH + selector, state="visible", timeout=timeout_s * 1000)
     return time.perf_counter() - t0
+
+
+def switch_tab_s(page, tab: str, selector: str, timeout_s: float = 120) -> float:
+    """Click one of the page's tabs and time until its first chart is drawn."""
+    t0 = time.perf_counter()
+    page.get_by_role("tab", name=tab).click()
+    page.wait_for_selector(FRESH + selector, state="visible", timeout=timeout_s * 1000)
+    return time.perf_counter() - t0
+
+
+def _url(base: str, path: str, query: str) -> str:
+    """``base/path`` with the benchmark's query string added to the path's own."""
+    if query and "?" in path:
+        return f"{base}/{path}&{query.lstrip('?')}"
+    return f"{base}/{path}{query}"
 
 
 def floor(db: Path, repeats: int) -> dict:
@@ -102,10 +125,11 @@ def bench(db: Path, repeats: int, query: str = "") -> dict[str, dict]:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            for name, path, selector, _ in PAGES:  # warm-up: server caches, HTTP cache
-                first_paint_s(context, f"{base}/{path}{query}", selector)
-            for name, path, selector, _ in PAGES:
-                times = [first_paint_s(context, f"{base}/{path}{query}", selector)
+            opened = PAGES + [MAP]
+            for name, path, selector, _ in opened:  # warm-up: server caches, HTTP cache
+                first_paint_s(context, _url(base, path, query), selector)
+            for name, path, selector, _ in opened:
+                times = [first_paint_s(context, _url(base, path, query), selector)
                          for _ in range(repeats)]
                 results[f"open {name}"] = _summary(name, "new tab", times)
             # in-app navigation: one tab, a page link clicked, then back to Overview
@@ -119,6 +143,14 @@ def bench(db: Path, repeats: int, query: str = "") -> dict[str, dict]:
                     times.append(navigate_s(tab, path, selector, title))
                     navigate_s(tab, home[1], home[2], home[3])
                 results[f"navigate to {name}"] = _summary(name, "sidebar link", times)
+            # the shifts page's tabs, back and forth in the same tab
+            navigate_s(tab, PAGES[-1][1], PAGES[-1][2], PAGES[-1][3])
+            runs: dict[str, list[float]] = {name: [] for name, _ in SHIFT_TABS}
+            for _ in range(repeats):
+                for name, selector in SHIFT_TABS:
+                    runs[name].append(switch_tab_s(tab, name, selector))
+            for name, _ in SHIFT_TABS:
+                results[f"switch to the shifts tab {name}"] = _summary(name, "tab", runs[name])
             browser.close()
     finally:
         stop_server(proc)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -72,3 +74,30 @@ def test_incompatible_db_page(tmp_path, monkeypatch):
     con.close()
     at = _app(db, monkeypatch)
     assert any("not built by this version" in e.value for e in at.error)
+
+
+def test_view_url_keeps_repeated_keys_and_drops_the_old_query():
+    from components.share import view_url
+
+    url = view_url("http://host:8501/thoughts?old=1#turn-3",
+                   {"model": ["GPT 5", "Grok"], "q": ["a&b"]})
+    assert url == "http://host:8501/thoughts?model=GPT+5&model=Grok&q=a%26b"
+    assert view_url("http://host:8501/topics", {}) == "http://host:8501/topics"
+    assert view_url(None, {}) == "?"
+
+
+def test_sidebar_link_and_citation_boxes(ingested_sample, monkeypatch):
+    """The sidebar's two popovers hold the link to this view (the URL's filters) and the
+    BibTeX, each as a code box (with its copy button)."""
+    monkeypatch.setenv("THOUGHTTRACE_DB", str(ingested_sample))
+    con = duckdb.connect(str(ingested_sample), read_only=True)
+    model = con.execute("SELECT model_name FROM conversations GROUP BY ALL "
+                        "ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()[0]
+    con.close()
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.query_params["model"] = model
+    at.run()
+    assert not at.exception
+    link, bibtex = [c.value for c in at.sidebar.code]
+    assert link.endswith("?" + urlencode({"model": model}))  # no browser here: no host
+    assert bibtex.startswith("@") and "ThoughtTrace" in bibtex

@@ -165,6 +165,11 @@ def test_every_page_renders_without_console_errors(server):
                            ).to_be_attached()
                 page.screenshot(path=str(SHOTS / f"{name}.png"))
                 assert (SHOTS / f"{name}.png").stat().st_size > 10_000
+                if name == "topics":  # the sidebar's link box opens on a click, with its URL
+                    page.get_by_role("button", name="Copy link to this view").click()
+                    box = page.locator("[data-testid='stCode']", has_text="/topics")
+                    expect(box.first).to_be_visible(timeout=30_000)
+                    page.keyboard.press("Escape")
                 if name == "shifts":  # the map is the other tab: a click draws it, the URL
                     # says so (a link to it), and the centred gaps are no longer drawn
                     expect(page.locator(".gtitle", has_text="Semantic shift")).to_have_count(1)
