@@ -71,8 +71,8 @@ def bench(db: Path, repeats: int) -> dict[str, dict]:
         print(f"{name:44s} first {first:7.0f} ms   median {statistics.median(times):6.0f} "
               f"ms   p95 {_p95(times):6.0f} ms", file=sys.stderr)
 
-    def filter_changes(page: str | None, name: str) -> None:
-        at = _app(db, page)
+    def filter_changes(page: str | None, name: str, **params) -> None:
+        at = _app(db, page, **params)
         first = _timed(at)
         times = []
         for i in range(repeats):
@@ -110,14 +110,25 @@ def bench(db: Path, repeats: int) -> dict[str, dict]:
         times.append(_timed(at))
     record("conversations: semantic search (model loaded)", load_model, times)
 
-    for page, name in (("views/thoughts.py", "thought types & stages"),
-                       ("views/demographics.py", "participants"),
-                       ("views/topics.py", "topics"), ("views/shifts.py", "semantic shifts")):
-        filter_changes(page, f"{name}: change model filter")
-        at = _app(db, page)
+    for page, name, params in (
+            ("views/thoughts.py", "thought types & stages", {}),
+            ("views/demographics.py", "participants", {}),
+            ("views/topics.py", "topics", {}), ("views/shifts.py", "semantic shifts", {}),
+            ("views/shifts.py", "semantic shifts, global map tab", {"view": "Global map"})):
+        filter_changes(page, f"{name}: change model filter", **params)
+        at = _app(db, page, **params)
         first = _timed(at)
         times = [_timed(at) for _ in range(repeats)]
         record(f"{name}: rerun", first, times)
+
+    # the shifts page's two tabs, back and forth (each runs only when open)
+    at = _app(db, "views/shifts.py")
+    first = _timed(at)
+    times = []
+    for i in range(repeats):
+        at.session_state["view"] = ("Global map", "Centred gaps")[i % 2]
+        times.append(_timed(at))
+    record("semantic shifts: switch tab", first, times)
     return results
 
 

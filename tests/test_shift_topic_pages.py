@@ -435,6 +435,12 @@ def test_shifts_page_with_a_filter(built_db, monkeypatch):
     assert not at.dataframe  # the metrics table is on the other tab
     at.selectbox(key="sh_color").set_value("label").run()
     assert not at.exception
+    # the colour survives a visit to the other tab (the widget is not drawn meanwhile)
+    at.session_state["view"] = "Centred gaps"
+    at.run()
+    at.session_state["view"] = "Global map"
+    at.run()
+    assert at.selectbox(key="sh_color").value == "label"
     conv_box = at.selectbox(key="sh_conv")
     if len(conv_box.options) > 1:
         conv_box.set_value(conv_box.options[1]).run()

@@ -129,12 +129,13 @@ def global_map() -> None:
     """Every user message and thought on the map; a lasso lists the selected items."""
     options = state.query("shiftviews.color_options")
     c1, c2 = st.columns([1, 2])
-    color_by = c1.selectbox("Colour by", options, key="sh_color",
+    color_by = c1.selectbox("Colour by", options, key="sh_color", persist_state="page",
                             format_func=lambda k: sv.COLOR_BY[k])
     convs = state.query("shiftviews.map_conversations", filters)
     conv = c2.selectbox(
         "Arrows from each message to its reason, for one conversation",
-        ("",) + convs[:MAX_CONV_OPTIONS], key="sh_conv", format_func=lambda c: c or "— none —",
+        ("",) + convs[:MAX_CONV_OPTIONS], key="sh_conv", persist_state="page",
+        format_func=lambda c: c or "— none —",
         accept_new_options=True,
         help=f"{len(convs):,} conversations in the filter have a reason on a user message"
              + (f"; the list shows the first {MAX_CONV_OPTIONS:,}, type any other id"
