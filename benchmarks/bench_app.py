@@ -23,6 +23,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+from load_test import cpu_probe_s  # noqa: E402
 
 
 def _p95(values: list[float]) -> float:
@@ -139,10 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
+    probe = [cpu_probe_s()]
     results = bench(args.db, args.repeats)
+    probe.append(cpu_probe_s())
     load = os.getloadavg()
     print(f"\n{args.db.name}: AppTest server-side time per interaction, {args.repeats} "
-          f"repeats, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}\n")
+          f"repeats, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}, CPU probe "
+          f"{probe[0]:.2f} s before / {probe[1]:.2f} s after\n")
     print("| interaction | first run ms | median ms | p95 ms |")
     print("|---|---:|---:|---:|")
     for name, r in results.items():
@@ -150,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"db": str(args.db), "repeats": args.repeats,
-                                        "load": load, "results": results}, indent=1))
+                                        "load": load, "cpu_probe_s": probe,
+                                        "results": results}, indent=1))
     return 0
 
 

@@ -31,7 +31,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_test import HOST, free_port, start_server, stop_server, wait_healthy  # noqa: E402
+from load_test import (HOST, cpu_probe_s, free_port, start_server,  # noqa: E402
+                       stop_server, wait_healthy)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -174,10 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"{CHROMIUM} not found: apt-get install chromium chromium-driver")
+    probe = [cpu_probe_s()]
     results = bench(args.db, args.repeats, args.query)
+    probe.append(cpu_probe_s())
     load = os.getloadavg()
     print(f"\n{args.db.name}{args.query}: first chart in the browser, warm server, "
-          f"{args.repeats} visits per page, load average {load[0]:.1f}\n")
+          f"{args.repeats} visits per page, load average {load[0]:.1f}, CPU probe "
+          f"{probe[0]:.2f} s before / {probe[1]:.2f} s after\n")
     print("| page, how | median s | max s |")
     print("|---|---:|---:|")
     for name, r in results.items():
@@ -186,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"db": str(args.db), "query": args.query,
                                         "repeats": args.repeats, "loadavg": load,
+                                        "cpu_probe_s": probe,
                                         "results": results}, indent=1))
     return 0
 

@@ -49,6 +49,20 @@ HOST = "127.0.0.1"
 SECTION = "## Load test"
 
 
+def cpu_probe_s(n: int = 10_000_000, repeats: int = 3) -> float:
+    """Seconds for a fixed pure-Python loop (best of ``repeats``): how fast this machine
+    is right now. These shared 2-core machines vary by 2x from hour to hour without any
+    load of our own, so every results file records it beside the load average."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(n):
+            total += i
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 # --------------------------------------------------------------------------- server
 
 def free_port() -> int:
