@@ -14,7 +14,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
-from load_test import cpu_probe_s  # noqa: E402
+from load_test import cpu_probe_s, report  # noqa: E402
 
 
 def _p95(values: list[float]) -> float:
@@ -144,19 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     probe = [cpu_probe_s()]
     results = bench(args.db, args.repeats)
     probe.append(cpu_probe_s())
-    load = os.getloadavg()
-    print(f"\n{args.db.name}: AppTest server-side time per interaction, {args.repeats} "
-          f"repeats, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}, CPU probe "
-          f"{probe[0]:.2f} s before / {probe[1]:.2f} s after\n")
-    print("| interaction | first run ms | median ms | p95 ms |")
-    print("|---|---:|---:|---:|")
-    for name, r in results.items():
-        print(f"| {name} | {r['first_ms']:.0f} | {r['median_ms']:.0f} | {r['p95_ms']:.0f} |")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"db": str(args.db), "repeats": args.repeats,
-                                        "load": load, "cpu_probe_s": probe,
-                                        "results": results}, indent=1))
+    report(f"{args.db.name}: AppTest server-side time per interaction, {args.repeats} "
+           "repeats", ["interaction", "first run ms", "median ms", "p95 ms"],
+           lambda r: [f"{r['first_ms']:.0f}", f"{r['median_ms']:.0f}", f"{r['p95_ms']:.0f}"],
+           results, probe, args.out, {"db": str(args.db), "repeats": args.repeats})
     return 0
 
 

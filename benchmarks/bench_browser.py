@@ -22,8 +22,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import sys
 import tempfile
@@ -31,8 +29,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_test import (HOST, cpu_probe_s, free_port, start_server,  # noqa: E402
-                       stop_server, wait_healthy)
+from load_test import (HOST, cpu_probe_s, free_port, report,  # noqa: E402
+                       start_server, stop_server, wait_healthy)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -178,20 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     probe = [cpu_probe_s()]
     results = bench(args.db, args.repeats, args.query)
     probe.append(cpu_probe_s())
-    load = os.getloadavg()
-    print(f"\n{args.db.name}{args.query}: first chart in the browser, warm server, "
-          f"{args.repeats} visits per page, load average {load[0]:.1f}, CPU probe "
-          f"{probe[0]:.2f} s before / {probe[1]:.2f} s after\n")
-    print("| page, how | median s | max s |")
-    print("|---|---:|---:|")
-    for name, r in results.items():
-        print(f"| {name} | {r['median_s']:.2f} | {r['max_s']:.2f} |")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"db": str(args.db), "query": args.query,
-                                        "repeats": args.repeats, "loadavg": load,
-                                        "cpu_probe_s": probe,
-                                        "results": results}, indent=1))
+    report(f"{args.db.name}{args.query}: first chart in the browser, warm server, "
+           f"{args.repeats} visits per page", ["page, how", "median s", "max s"],
+           lambda r: [f"{r['median_s']:.2f}", f"{r['max_s']:.2f}"], results, probe, args.out,
+           {"db": str(args.db), "query": args.query, "repeats": args.repeats})
     return 0
 
 

@@ -63,6 +63,24 @@ def cpu_probe_s(n: int = 10_000_000, repeats: int = 3) -> float:
     return best
 
 
+def report(title: str, columns: list[str], cells, results: dict[str, dict],
+           probe: list[float], out: Path | None, meta: dict) -> None:
+    """Print ``results`` as a Markdown table (one row per result: its name, then
+    ``cells(result)``) under ``title`` with the load average and the CPU probe taken
+    before and after the run; with ``out``, also write them as JSON beside ``meta``."""
+    load = os.getloadavg()
+    print(f"\n{title}, load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}, CPU probe "
+          f"{probe[0]:.2f} s before / {probe[1]:.2f} s after\n")
+    print("| " + " | ".join(columns) + " |")
+    print("|---|" + "---:|" * (len(columns) - 1))
+    for name, r in results.items():
+        print("| " + " | ".join([name, *cells(r)]) + " |")
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({**meta, "loadavg": load, "cpu_probe_s": probe,
+                                   "results": results}, indent=1))
+
+
 # --------------------------------------------------------------------------- server
 
 def free_port() -> int:
