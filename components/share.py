@@ -16,6 +16,11 @@ import streamlit as st
 from components.export import CITATION_BIBTEX
 
 
+def url_params() -> dict[str, list[str]]:
+    """The current URL's query parameters, every value of a repeated key kept."""
+    return {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+
+
 def view_url(base: str | None, params: dict[str, list[str]]) -> str:
     """``base`` (no query string) + ``params`` (key -> values, repeated keys kept)."""
     query = urlencode([(k, v) for k, values in params.items() for v in values])
@@ -55,8 +60,7 @@ def render() -> None:
     A popover mounts its content only when opened, so the code box (its copy button comes
     with a 1.5 MB syntax-highlighting chunk, about half a second of the browser's time in
     a new tab) stays off the path to a page's first chart."""
-    params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
-    url = view_url(_base_url(), params)
+    url = view_url(_base_url(), url_params())
     sb = st.sidebar
     sb.divider()
     with sb.popover("Copy link to this view", icon=":material/link:", width="stretch"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import share, state
+from components.share import url_params
 from components.filters import FACETS, FILTER_KEYS, MISSING, RANGES, Filters, from_query_params
 
 FACET_TITLES = {
@@ -20,10 +21,6 @@ FACET_TITLES = {
 }
 DEMOGRAPHIC = ("age_brackets", "genders", "educations", "ai_frequencies")
 _INIT = "_filters_from_url"
-
-
-def url_params() -> dict[str, list[str]]:
-    return {k: st.query_params.get_all(k) for k in st.query_params.keys()}
 
 
 def _widget_key(name: str) -> str:

@@ -89,10 +89,6 @@ def _write_url(**values: str | int | None) -> None:
             st.query_params[key] = value
 
 
-def _url_params() -> dict[str, list[str]]:
-    return {k: st.query_params.get_all(k) for k in st.query_params.keys()}
-
-
 _init_from_url()
 
 # ---------------------------------------------------------------- page head + controls
@@ -143,7 +139,7 @@ if semantic:
             st.info("No thoughts or user messages under the current filters to search.")
         else:
             table = tx.link_table(hits, state.query("browse.item_texts", tuple(hits["item_id"])),
-                                  LABELS, _url_params(), KIND_DISPLAY)
+                                  LABELS, sidebar.url_params(), KIND_DISPLAY)
             key = "br_sem_" + hashlib.md5(repr((semantic, filters)).encode()).hexdigest()[:12]
 
             def _pick_sem(key=key, rows=tuple(zip(hits["conv_id"], hits["turn"]))):
@@ -288,7 +284,7 @@ if turn_sel is not None and not (1 <= turn_sel <= n_turns):
 _write_url(conv=conv_id, turn=turn_sel, **list_url)
 
 st.html(tx.header_html(conv))
-params = _url_params()
+params = sidebar.url_params()
 if turn_sel is not None:
     st.markdown(f"[Jump to the linked turn {turn_sel} ↓](#{tx.turn_anchor(turn_sel)})")
 

@@ -64,7 +64,7 @@ def centred_gaps() -> None:
     if picked:
         detail = state.query("shiftviews.pair_detail", *picked)
         if detail:
-            params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+            params = sidebar.url_params()
             turn = detail["src_turn"]
             link = sv.browser_link(params, detail["conv_id"],
                                    None if pd.isna(turn) else int(turn))
@@ -171,7 +171,7 @@ def global_map() -> None:
             charts.show(mf.label_distribution(dist, names), name="selected-map-items-labels",
                         n=f"n = {len(ids):,} selected items")
         with left:
-            params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+            params = sidebar.url_params()
             st.dataframe(sv.selection_table(texts, names, params), hide_index=True,
                          width="stretch", height=420, column_config={
                              "text": st.column_config.TextColumn(width="large"),
