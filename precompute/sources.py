@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlparse
 
 from precompute.config import DEMO_CORPUS, Settings
@@ -42,7 +42,8 @@ def hub_reachable(timeout_s: float) -> tuple[bool, str]:
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
         return False, "HF_HUB_OFFLINE is set"
     url = urlparse(_hub_endpoint())
-    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    host = url.hostname or "huggingface.co"
+    port = url.port or (443 if url.scheme == "https" else 80)
     try:
         with socket.create_connection((host, port), timeout=timeout_s):
             return True, ""
@@ -88,6 +89,8 @@ def resolve_source(settings: Settings, *, log: Callable[[str], None] = print,
     path = Path(src).expanduser()
     if not (path.name.endswith(".jsonl") or path.name.endswith(".jsonl.gz")):
         raise SourceError(f"{path}: expected a .jsonl or .jsonl.gz file, 'hf' or 'demo'")
+    if path.is_dir():
+        raise SourceError(f"{path}: is a directory (expected a .jsonl or .jsonl.gz file)")
     if not path.is_file():
         raise SourceError(f"{path}: file not found (expected a .jsonl or .jsonl.gz file)")
     return ResolvedSource("file", path.resolve(), str(path))
