@@ -24,7 +24,9 @@ EPILOG = {
         Validate the source and write the core tables (conversations, messages, thoughts,
         labels, provenance, ingest_problems, rejected_records). Bad records are reported
         with file, line, field and what was expected, and skipped (or, with --strict, the
-        command fails and the DB is left untouched).
+        command fails and the DB is left untouched); a bad optional field becomes NULL
+        with a warning. An input with no usable record (empty, a JSON array, every line
+        bad) fails and leaves the DB untouched.
 
         example:
           python -m precompute ingest --source data/demo/thoughttrace_demo.jsonl --db /tmp/t.duckdb
@@ -44,11 +46,12 @@ EPILOG = {
     """,
     "topics": """
         Assign each conversation a domain and subtopic (7 domains, 36 subtopics from the
-        taxonomy file) by zero-shot similarity of its task text with each subtopic's
-        description, or take them from a label file (CSV or JSONL with conv_id, domain,
+        taxonomy file) by zero-shot similarity of its task text and user messages with
+        each subtopic's description, scored per domain with the published domain shares
+        as priors, or take them from a label file (CSV or JSONL with conv_id, domain,
         subtopic; several rows per conversation = several labels, the first is primary).
-        Writes topic_taxonomy, topic_scores, conversation_topics and
-        conversations.domain/subtopic. Needs the embed stage.
+        Writes topic_taxonomy, topic_scores, topic_domain_scores, conversation_topics and
+        conversations.domain/subtopic/topic_margin/topic_uncertain. Needs the embed stage.
 
         example:
           python -m precompute topics --db data/thoughttrace.duckdb
@@ -56,35 +59,46 @@ EPILOG = {
           python -m precompute topics --db /tmp/t.duckdb --topic-labels llm_labels.csv
     """,
     "clusters": """
-        Cluster conversation task texts, reasons and reactions (separately) with HDBSCAN on a
-        UMAP reduction of their embeddings, and name each cluster by its top c-TF-IDF
-        keywords. Writes clusters (space, cluster_id, name, keywords, size) and
-        cluster_members (space, item_id, cluster_id, probability); cluster_id -1 = noise.
-        Needs the embed stage.
+        Cluster conversation task texts, reasons and reactions (separately) with HDBSCAN
+        (the hdbscan package) on a UMAP reduction of their embeddings, and name each
+        cluster by key phrases (1-3 words, chosen by embedding similarity to the cluster
+        and diversity). Writes clusters (space, cluster_id, name, keywords, size) and
+        cluster_members (space, item_id, cluster_id, probability, outlier_score);
+        cluster_id -1 = noise. Needs the embed stage.
 
         example:
           python -m precompute clusters --db data/thoughttrace.duckdb
           python -m precompute clusters --db /tmp/t.duckdb --min-cluster-size 10
     """,
-    "figures": """
-        Render the figure pack of a built DB for a subset of conversations: overview
-        numbers and per-model table, length distribution, domains, reason and reaction
-        types, stage dynamics, flows (Sankeys), the semantic-shift panels and the
-        participants' age, gender, education and AI-use frequency. Each figure is written
-        as PNG (3x) and SVG with a caption line (dataset and version, filters, n, date),
-        plus an index.html that shows them with their captions. The DB is opened
-        read-only; figures whose tables the DB lacks are skipped with a note. Filter
-        options take the app's values (as in its URLs) and may be repeated.
+    "relationships": """
+        Label how each user message relates to the previous user message (the paper's
+        Fig. 4): first, deepen, new_request, retry or variant, into messages.relationship
+        (NULL on assistant messages) and messages.relationship_source ('approx' or
+        'labels'). The default is a rule-based approximation from the stored embeddings
+        (similarity to the previous user message and to the task) and the thought labels;
+        a label file (CSV or JSONL with conv_id, turn, relationship; turn =
+        messages.turn of a user message) replaces it for the messages it lists. Needs the
+        embed stage.
 
         example:
-          python -m precompute figures --db data/thoughttrace.duckdb --out figures/
-          python -m precompute figures --db data/thoughttrace.duckdb --out figs/gpt \\
-              --model GPT-5.4 --model "Claude Opus 4.6" --domain Technology --no-caption
+          python -m precompute relationships --db data/thoughttrace.duckdb
+          python -m precompute relationships --db /tmp/t.duckdb --relationship-labels llm.csv
+    """,
+    "shifts": """
+        Place every embedded user message and thought on one 2-D UMAP map (cosine, fixed
+        seed), build the paper's three pair sets (consecutive user messages, a message and
+        its reason, a reaction and the next user message) with their distances, and the
+        metrics per pair type (percentiles of the map distance, centroid distance, MMD²,
+        probe AUC). Writes map_points, shift_pairs and shift_metrics. Needs the embed
+        stage.
+
+        example:
+          python -m precompute shifts --db data/thoughttrace.duckdb
     """,
 }
 
 #: Subcommands that run one analytics stage on an existing DB (no --source).
-STAGE_COMMANDS = ("embed", "topics", "clusters")
+STAGE_COMMANDS = ("embed", "relationships", "topics", "clusters", "shifts")
 
 
 def _common(p: argparse.ArgumentParser, *, source: bool = True) -> None:
@@ -134,60 +148,12 @@ def _cluster_options(p: argparse.ArgumentParser) -> None:
                    help="reduce with UMAP before HDBSCAN: auto (UMAP from 15 items on), umap, none")
 
 
-def _figures_options(p: argparse.ArgumentParser) -> None:
-    from components.filters import FACETS
-
-    p.add_argument("--db", type=Path, default=None,
-                   help="DuckDB file to read (default: $THOUGHTTRACE_DB or "
-                        "data/thoughttrace.duckdb); opened read-only")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR",
-                   help="folder for the PNG/SVG files and index.html (created)")
-    p.add_argument("--no-caption", action="store_true",
-                   help="leave the caption line off the images (index.html keeps it)")
-    p.add_argument("--scale", type=int, default=3,
-                   help="PNG pixel density (default 3: slides and print)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    g = p.add_argument_group("filters (each repeatable; values as in the app)")
-    metavars = {"domain": "DOMAIN", "subtopic": "SUBTOPIC", "model": "MODEL",
-                "provider": "PROVIDER", "age": "BRACKET", "gender": "GENDER",
-                "edu": "EDUCATION", "freq": "1-5"}
-    nouns = {"domain": "domain", "subtopic": "subtopic", "model": "model name",
-             "provider": "model provider", "age": "age bracket, e.g. 25-34",
-             "gender": "gender", "edu": "education", "freq": "AI-use frequency (1-5)"}
-    for name, (key, _) in FACETS.items():
-        g.add_argument(f"--{key}", action="append", default=[], dest=f"f_{key}",
-                       metavar=metavars.get(key, "VALUE"),
-                       help=f"{nouns.get(key, key)}; '(missing)' = no value")
-    g.add_argument("--label", action="append", default=[], dest="f_label", metavar="CODE",
-                   help="only conversations with a thought of this label (any of them)")
-    g.add_argument("--msgs", dest="f_msgs", metavar="LO-HI",
-                   help="messages per conversation, e.g. 4-20 or 10-")
-    g.add_argument("--thoughts", dest="f_thoughts", metavar="LO-HI",
-                   help="thoughts per conversation, e.g. 2-")
-    g.add_argument("--seq", dest="f_seq", metavar="A>B",
-                   help="a thought labelled A, later one labelled B")
-
-
-def figures_main(args: argparse.Namespace) -> int:
-    """The ``figures`` command: the figure pack (see `components.figure_pack`)."""
-    from components.figure_pack import PackError, render_pack
-
-    params = {k[2:]: v for k, v in vars(args).items()
-              if k.startswith("f_") and v not in (None, [])}
-    db = args.db or db_path_from_env()
-    try:
-        report = render_pack(db, args.out, params=params, caption=not args.no_caption,
-                             scale=args.scale, progress=not args.no_progress)
-    except PackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for item in report.skipped:
-        print(f"skipped {item.key}: {item.skipped}", file=sys.stderr)
-    for item in report.failed:
-        print(f"failed {item.key}: {item.failed}", file=sys.stderr)
-    print(f"wrote {len(report.written)} figures ({report.filters}) to {report.out} in "
-          f"{report.seconds:.1f} s; open {report.out / 'index.html'}")
-    return 1 if report.failed else 0
+def _relationship_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("relationships")
+    g.add_argument("--relationship-labels", type=Path, default=None, metavar="FILE",
+                   help="CSV or JSONL with conv_id, turn, relationship (first, deepen, "
+                        "new_request, retry, variant) that replaces the approximation for "
+                        "the user messages it lists")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -199,8 +165,11 @@ def make_parser() -> argparse.ArgumentParser:
     for name, help_ in (("build", "run every stage into the DuckDB file"),
                         ("ingest", "validate the source and write the core tables"),
                         ("embed", "embed messages, thoughts and tasks of an existing DB"),
+                        ("relationships", "label how each user message relates to the "
+                                          "previous one"),
                         ("topics", "assign domains and subtopics to the conversations"),
-                        ("clusters", "cluster tasks, reasons and reactions; name clusters")):
+                        ("clusters", "cluster tasks, reasons and reactions; name clusters"),
+                        ("shifts", "the global map, the semantic-shift pairs and metrics")):
         p = sub.add_parser(name, help=help_, description=help_,
                            epilog=textwrap.dedent(EPILOG[name]),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -211,12 +180,8 @@ def make_parser() -> argparse.ArgumentParser:
             _topic_options(p)
         if name in ("build", "clusters"):
             _cluster_options(p)
-    p = sub.add_parser("figures", help="render the figure pack (PNG + SVG + index.html)",
-                       description="render the figure pack (PNG + SVG + index.html) of a "
-                                   "built DB for a subset",
-                       epilog=textwrap.dedent(EPILOG["figures"]),
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    _figures_options(p)
+        if name in ("build", "relationships"):
+            _relationship_options(p)
     return parser
 
 
@@ -234,6 +199,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             kw["taxonomy"] = args.taxonomy
     if hasattr(args, "min_cluster_size"):
         kw.update(cluster_min_size=args.min_cluster_size, cluster_reduce=args.cluster_reduce)
+    if hasattr(args, "relationship_labels"):
+        kw["relationship_labels"] = args.relationship_labels
     return Settings(db=args.db or db_path_from_env(),
                     progress=not args.no_progress and sys.stderr.isatty(), force=args.force,
                     **kw)
@@ -243,19 +210,24 @@ def main(argv: list[str] | None = None) -> int:
     from precompute.embed import EmbedError
     from precompute.ingest import IngestError
     from precompute.pipeline import PipelineError, build
+    from precompute.relationships import RelationshipError
     from precompute.sources import SourceError
     from precompute.topics import TopicError
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["figures"]:
+        print("error: the figure pack is made by the app side now: python cli.py figures "
+              "--db DB --out DIR [filters] (see python cli.py figures --help)",
+              file=sys.stderr)
+        return 2
     args = make_parser().parse_args(argv)
-    if args.command == "figures":
-        return figures_main(args)
     settings = settings_from_args(args)
     only = None if args.command == "build" else (args.command,)
     try:
         build(settings, only=only)
-    except (IngestError, SourceError, PipelineError, EmbedError, TopicError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        print(f"{settings.db} was not changed.", file=sys.stderr)
+    except (IngestError, SourceError, PipelineError, EmbedError, TopicError,
+            RelationshipError) as exc:
+        print(f"error: {exc} ({settings.db} was not changed)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\ninterrupted: {settings.db} was not changed.", file=sys.stderr)

@@ -43,7 +43,11 @@ class Settings:
     topic_match: str = "description"       # embed the subtopic 'description' or 'full' text
     topic_min_score: float = 0.25          # multi-label: score >= max(min, best - margin)
     topic_margin: float = 0.05
+    topic_temperature: float = 0.03        # softmax temperature of the domain scores
+    topic_margin_threshold: float = 0.033  # topic_uncertain = margin below it (0.03 * ln 3)
     # clusters stage
     cluster_reduce: str = "auto"           # 'auto' (UMAP from 15 items) | 'umap' | 'none'
     cluster_min_size: int | None = None    # None: 1% of the items, within 5..50
     cluster_min_samples: int | None = None  # None: min(5, min cluster size)
+    # relationships stage
+    relationship_labels: Path | None = None  # CSV/JSONL conv_id,turn,relationship

@@ -29,14 +29,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any, Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from precompute.store import (get_meta, hash_inputs, replace_table, set_meta, stage_record,
-                              table_exists)
+from precompute.store import (
+    get_meta,
+    hash_inputs,
+    replace_table,
+    set_meta,
+    stage_record,
+    table_exists,
+)
 
 Log = Callable[[str], None]
 
@@ -143,7 +150,7 @@ def embedder_for(settings: Any, embedder: Any | None) -> Any:
 
 
 def text_hash(model: str, text: str) -> str:
-    return hashlib.sha256(f"{model}\n{text}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{model}\n{text}".encode()).hexdigest()
 
 
 def _clean(text: Any) -> str | None:

@@ -1,6 +1,7 @@
 """Composes the precompute stages in order, inside one atomic DuckDB write.
 
-Reads like a recipe: resolve source -> ingest -> embed -> topics -> clusters -> shifts.
+Reads like a recipe: resolve source -> ingest -> embed -> relationships -> topics ->
+clusters -> shifts.
 Each stage logs one line with its time and is skipped when its recorded input hash is
 unchanged (unless ``force``). ``build(only=...)`` without ingest works on the DB's existing
 core tables and does not resolve (or read) the source at all.
@@ -10,18 +11,26 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib import metadata
-from typing import Callable
 
 import duckdb
 
 from precompute import __version__
 from precompute.config import Settings
-from precompute.ingest import ingest_file
+from precompute.ingest import ingest_lines
 from precompute.sources import ResolvedSource, resolve_source
-from precompute.store import (SCHEMA_VERSION, atomic_db, get_meta, hash_inputs, record_stage,
-                              stage_record, table_exists, write_core)
+from precompute.store import (
+    SCHEMA_VERSION,
+    atomic_db,
+    get_meta,
+    hash_inputs,
+    record_stage,
+    stage_record,
+    table_exists,
+    write_core,
+)
 
 Log = Callable[[str], None]
 
@@ -54,13 +63,17 @@ def stage_ingest(con: duckdb.DuckDBPyConnection, *, settings: Settings,
     """Validate the source file and (re)write the core tables when its content changed."""
     from precompute.ingest import read_lines
 
-    _, sha = read_lines(source.path)
+    lines, sha = read_lines(source.path)
     input_hash = hash_inputs(sha, settings.strict, SCHEMA_VERSION, source.kind, source.label)
     prev = stage_record(con, "ingest")
     if (not settings.force and prev and prev["input_hash"] == input_hash
             and table_exists(con, "conversations")):
         return {"skipped": True, "summary": prev["summary"]}
-    result = ingest_file(source.path, strict=settings.strict, progress=settings.progress)
+    # an input with no usable record (empty, a JSON array, every line bad) raises here,
+    # inside atomic_db, so it never replaces the DB
+    result = ingest_lines(lines, file=source.path.name, input_sha256=sha,
+                          strict=settings.strict, progress=settings.progress,
+                          require_records=True)
     for problem in result.problems[:20]:
         log(f"  {problem.severity}: {problem}")
     if len(result.problems) > 20:
@@ -76,6 +89,11 @@ def stage_ingest(con: duckdb.DuckDBPyConnection, *, settings: Settings,
 
 def stage_embed(con: duckdb.DuckDBPyConnection, **kwargs) -> dict:
     from precompute.embed import stage_embed as run
+    return run(con, **kwargs)
+
+
+def stage_relationships(con: duckdb.DuckDBPyConnection, **kwargs) -> dict:
+    from precompute.relationships import stage_relationships as run
     return run(con, **kwargs)
 
 
@@ -98,6 +116,7 @@ def stage_shifts(con: duckdb.DuckDBPyConnection, **kwargs) -> dict:
 STAGES: dict[str, Callable[..., dict]] = {
     "ingest": stage_ingest,
     "embed": stage_embed,
+    "relationships": stage_relationships,
     "topics": stage_topics,
     "clusters": stage_clusters,
     "shifts": stage_shifts,
@@ -135,6 +154,12 @@ def build(settings: Settings, *, only: tuple[str, ...] | None = None, log: Log =
         if not needs_source and not table_exists(con, "conversations"):
             raise PipelineError(f"{settings.db} has no core tables (conversations, messages, "
                                 "thoughts); run `python -m precompute ingest` or `build` first")
+        if not needs_source and get_meta(con, "schema_version") != str(SCHEMA_VERSION):
+            # one stage alone must not stamp an older file with this version's number
+            raise PipelineError(
+                f"{settings.db} was built with schema version "
+                f"{get_meta(con, 'schema_version')}, this version writes {SCHEMA_VERSION}: "
+                f"rebuild it with `python -m precompute build --source ... --db {settings.db}`")
         if "embed" not in names:
             stored = get_meta(con, "embed_model")
             if stored and stored != settings.embed_model:

@@ -37,7 +37,7 @@ source, not two), subsampled to at most ``max_per_side`` items with a fixed seed
   distinct items or the pairs span fewer than 5 conversations.
 
 The pure functions (``build_pairs``, ``pair_geometry``, ``percentile_rings``,
-``centroid_distance``, ``mmd_rbf``, ``probe_auc``, ``compute_metrics``, ``nearest``) never
+``centroid_distance``, ``mmd_rbf``, ``probe_auc``, ``compute_metrics``) never
 touch the DB, so the app can recompute metrics for a filtered subset of ``shift_pairs``.
 """
 
@@ -47,7 +47,8 @@ import hashlib
 import math
 import time
 import warnings
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -498,46 +499,6 @@ def compute_metrics(pairs: pd.DataFrame, matrix: np.ndarray,
                      "cos_p50": float(np.median(cos)) if len(cos) else math.nan,
                      "note": "; ".join(notes) or None})
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
-
-
-# --------------------------------------------------------------------------- neighbours
-
-def nearest(matrix: np.ndarray, item_ids: Sequence[str], query_vec: np.ndarray,
-            k: int = 10, exclude: str | Iterable[str] | None = None
-            ) -> list[tuple[str, float]]:
-    """Top-``k`` items by cosine similarity to ``query_vec`` (rows of ``matrix`` are
-    L2-normalized; the query is normalized here), best first, as (item_id, similarity);
-    brute force: one matrix-vector product and an argpartition.
-
-    ``exclude``: an item id or ids to leave out (for example the query item itself).
-    Measured on the 2-core dev machine (busy, load ~5): 4-17 ms per query for 20k x 384
-    float32 (1.5 ms idle), ~80 ms for 200k x 384 (one matrix-vector product; memory-bound).
-    """
-    n = len(matrix)
-    if n == 0 or k <= 0:
-        return []
-    q = np.asarray(query_vec, dtype=matrix.dtype).ravel()
-    norm = np.linalg.norm(q)
-    if norm > 0:
-        q = q / norm
-    ids = item_ids.to_numpy() if hasattr(item_ids, "to_numpy") else item_ids
-    scores = matrix @ q
-    ex = set() if exclude is None else {exclude} if isinstance(exclude, str) else set(exclude)
-    # take k + len(ex) candidates, then drop excluded ones: exact, and no O(n) id scan
-    kk = min(n, k + len(ex))
-    top = np.argpartition(-scores, kk - 1)[:kk] if kk < n else np.arange(n)
-    top = top[np.argsort(-scores[top], kind="stable")]
-    out = []
-    for i in top:
-        if ids[i] in ex:
-            continue
-        out.append((ids[i], float(scores[i])))
-        if len(out) == k:
-            break
-    return out
-
-
-# --------------------------------------------------------------------------- stage
 
 
 def _settle(con: duckdb.DuckDBPyConnection) -> None:

@@ -12,10 +12,11 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -23,7 +24,7 @@ import pandas as pd
 from precompute.labels import ALL_LABELS, STAGES
 
 #: Bump when a table or column the app relies on changes; the app refuses other versions.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: messages.relationship, relationship_source
 
 CORE_DDL = {
     "conversations": """
@@ -35,12 +36,14 @@ CORE_DDL = {
             task_summary VARCHAR, task_expectation VARCHAR, has_survey BOOLEAN,
             age VARCHAR, age_bracket VARCHAR, gender VARCHAR, education VARCHAR,
             occupation VARCHAR, ai_frequency TINYINT, purposes VARCHAR,
-            source_line INTEGER, domain VARCHAR, subtopic VARCHAR)""",
+            source_line INTEGER, domain VARCHAR, subtopic VARCHAR, topic_margin DOUBLE,
+            topic_uncertain BOOLEAN)""",
     "messages": """
         CREATE TABLE messages (
             conv_id VARCHAR, turn INTEGER, message_id BIGINT, role VARCHAR, content VARCHAR,
             timestamp TIMESTAMPTZ, stage_idx TINYINT, stage VARCHAR, n_thoughts INTEGER,
-            n_chars INTEGER, PRIMARY KEY (conv_id, turn))""",
+            n_chars INTEGER, relationship VARCHAR, relationship_source VARCHAR,
+            PRIMARY KEY (conv_id, turn))""",
     "thoughts": """
         CREATE TABLE thoughts (
             thought_id INTEGER PRIMARY KEY, conv_id VARCHAR, turn INTEGER, idx INTEGER,
@@ -187,7 +190,7 @@ def write_core(con: duckdb.DuckDBPyConnection, result: Any, provenance: dict) ->
         "blank_lines": result.blank_lines, "records_stored": result.records_stored,
         "records_skipped": result.records_skipped, "n_errors": len(result.errors),
         "n_warnings": len(result.warnings), "n_messages": len(result.messages),
-        "n_thoughts": len(result.thoughts), "ingested_at": datetime.now(timezone.utc),
+        "n_thoughts": len(result.thoughts), "ingested_at": datetime.now(UTC),
     }
     prov["versions"] = json.dumps(prov.get("versions") or {}, sort_keys=True)
     replace_table(con, "provenance", pd.DataFrame([prov]), CORE_DDL["provenance"])
@@ -208,7 +211,7 @@ def record_stage(con: duckdb.DuckDBPyConnection, stage: str, *, input_hash: str,
     con.execute(STAGE_RUNS_DDL)
     con.execute("INSERT OR REPLACE INTO stage_runs VALUES (?, ?, ?, ?, ?, ?)",
                 [stage, input_hash, json.dumps(params, sort_keys=True, default=str), seconds,
-                 datetime.now(timezone.utc), summary])
+                 datetime.now(UTC), summary])
 
 
 def stage_record(con: duckdb.DuckDBPyConnection, stage: str) -> dict | None:
