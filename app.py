@@ -1,7 +1,8 @@
 """ThoughtTrace Explorer: the Streamlit router (page config, shared sidebar, navigation).
 
 Run with ``streamlit run app.py``; the DB path comes from ``$THOUGHTTRACE_DB`` (default
-data/thoughttrace.duckdb). Pages live in views/, shared logic in components/.
+data/thoughttrace.duckdb). Pages live in views/ (one file per page, named after it), the
+app's library in components/ (its wings: queries, figures, export, ui).
 """
 
 from __future__ import annotations
@@ -11,17 +12,24 @@ import logging
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
-from components import db, sidebar, state
+from components import db
+from components.links import PAGE_PATHS
+from components.queries import core
+from components.ui import sidebar, state
 
 log = logging.getLogger("thoughttrace.app")
 
+#: (page, script, title, icon); the URL path of each page is pinned in `PAGE_PATHS`, so
+#: links stay valid whatever the script is called.
 PAGES = [
-    ("views/overview.py", "Overview", ":material/dashboard:"),
-    ("views/browser.py", "Conversations", ":material/forum:"),
-    ("views/thoughts.py", "Thought types & stages", ":material/stacked_bar_chart:"),
-    ("views/demographics.py", "Participants", ":material/groups:"),
-    ("views/topics.py", "Topics", ":material/category:"),
-    ("views/shifts.py", "Semantic shifts", ":material/scatter_plot:"),
+    ("overview", "views/overview.py", "Overview", ":material/dashboard:"),
+    ("conversations", "views/conversations.py", "Conversations", ":material/forum:"),
+    ("thoughts", "views/thought_types.py", "Thought types & stages",
+     ":material/stacked_bar_chart:"),
+    ("turns", "views/turns.py", "Turn by turn", ":material/timeline:"),
+    ("participants", "views/participants.py", "Participants", ":material/groups:"),
+    ("topics", "views/topics.py", "Topics", ":material/category:"),
+    ("shifts", "views/semantic_shifts.py", "Semantic shifts", ":material/scatter_plot:"),
 ]
 
 
@@ -61,14 +69,15 @@ def _route() -> None:
                                icon=":material/build:")]).run()
         return
     if state.is_demo():
-        prov = state.query("provenance")
+        prov = state.query(core.provenance)
         why = f" ({prov['fallback_reason']})" if prov.get("fallback_reason") else ""
         st.warning("**Demo corpus** — these are 30 conversations written by the ThoughtTrace "
                    f"Explorer team, not the ThoughtTrace dataset{why}. Build the real data "
                    "with `python -m precompute build --source PATH_TO/ThoughtTrace.jsonl`.",
                    icon=":material/science:")
-    pages = [st.Page(path, title=title, icon=icon, default=(i == 0))
-             for i, (path, title, icon) in enumerate(PAGES)]
+    pages = [st.Page(path, title=title, icon=icon, default=(i == 0),
+                     url_path=PAGE_PATHS[page] or None)
+             for i, (page, path, title, icon) in enumerate(PAGES)]
     nav = st.navigation(pages)
     sidebar.render()
     nav.run()

@@ -8,7 +8,8 @@ query cache warms after the first pass, as it does for a real server), and repor
 median and p95.
 
 Usage:
-  python benchmarks/bench_app.py --db /tmp/b1.duckdb --repeats 15 --out benchmarks/results/app_1x.json
+  python benchmarks/bench_app.py --db /tmp/b1.duckdb --repeats 15 \
+      --out benchmarks/results/app_1x.json
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def _timed(at) -> float:
 
 
 def _app(db: Path, page: str | None = None, **params):
+    """An AppTest of the app at ``page`` (a script under views/), not yet run there: the
+    router runs once first (untimed), since AppTest switches only to registered pages."""
     from streamlit.testing.v1 import AppTest
 
     os.environ["THOUGHTTRACE_DB"] = str(db)
@@ -48,6 +51,7 @@ def _app(db: Path, page: str | None = None, **params):
     for key, value in params.items():
         at.query_params[key] = value
     if page:
+        at.run()
         at.switch_page(page)
     return at
 
@@ -82,9 +86,9 @@ def bench(db: Path, repeats: int) -> dict[str, dict]:
         record(name, first, times)
 
     filter_changes(None, "overview: change model filter")
-    filter_changes("views/browser.py", "conversations: change model filter")
+    filter_changes("views/conversations.py", "conversations: change model filter")
 
-    at = _app(db, "views/browser.py")
+    at = _app(db, "views/conversations.py")
     first = _timed(at)
     times = []
     for i in range(repeats):
@@ -93,7 +97,7 @@ def bench(db: Path, repeats: int) -> dict[str, dict]:
         times.append(_timed(at))
     record("conversations: open a conversation", first, times)
 
-    at = _app(db, "views/browser.py")
+    at = _app(db, "views/conversations.py")
     first = _timed(at)
     times = []
     for i in range(repeats):
@@ -101,7 +105,7 @@ def bench(db: Path, repeats: int) -> dict[str, dict]:
         times.append(_timed(at))
     record("conversations: keyword search", first, times)
 
-    at = _app(db, "views/browser.py")
+    at = _app(db, "views/conversations.py")
     first = _timed(at)
     at.text_input(key="sq").set_value("the answer was far too long")
     load_model = _timed(at)
@@ -112,10 +116,11 @@ def bench(db: Path, repeats: int) -> dict[str, dict]:
     record("conversations: semantic search (model loaded)", load_model, times)
 
     for page, name, params in (
-            ("views/thoughts.py", "thought types & stages", {}),
-            ("views/demographics.py", "participants", {}),
-            ("views/topics.py", "topics", {}), ("views/shifts.py", "semantic shifts", {}),
-            ("views/shifts.py", "semantic shifts, global map tab", {"view": "Global map"})):
+            ("views/thought_types.py", "thought types & stages", {}),
+            ("views/participants.py", "participants", {}),
+            ("views/topics.py", "topics", {}), ("views/semantic_shifts.py", "semantic shifts", {}),
+            ("views/semantic_shifts.py", "semantic shifts, global map tab",
+             {"view": "Global map"})):
         filter_changes(page, f"{name}: change model filter", **params)
         at = _app(db, page, **params)
         first = _timed(at)
@@ -123,7 +128,7 @@ def bench(db: Path, repeats: int) -> dict[str, dict]:
         record(f"{name}: rerun", first, times)
 
     # the shifts page's two tabs, back and forth (each runs only when open)
-    at = _app(db, "views/shifts.py")
+    at = _app(db, "views/semantic_shifts.py")
     first = _timed(at)
     times = []
     for i in range(repeats):

@@ -16,7 +16,8 @@ which opens on its list, the list's table):
   in new tabs: what Streamlit and plotly.js cost on this machine with no app work at all.
 
 Usage:
-  python benchmarks/bench_browser.py --db /tmp/b1.duckdb --repeats 5 --out benchmarks/results/browser_1x.json
+  python benchmarks/bench_browser.py --db /tmp/b1.duckdb --repeats 5 \
+      --out benchmarks/results/browser_1x.json
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_test import (HOST, cpu_probe_s, free_port, report,  # noqa: E402
-                       start_server, stop_server, wait_healthy)
+from load_test import HOST, cpu_probe_s, free_port, report, start_server, stop_server, wait_healthy  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -125,7 +125,7 @@ def bench(db: Path, repeats: int, query: str = "") -> dict[str, dict]:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             opened = PAGES + [MAP]
-            for name, path, selector, _ in opened:  # warm-up: server caches, HTTP cache
+            for _name, path, selector, _ in opened:  # warm-up: server caches, HTTP cache
                 first_paint_s(context, _url(base, path, query), selector)
             for name, path, selector, _ in opened:
                 times = [first_paint_s(context, _url(base, path, query), selector)

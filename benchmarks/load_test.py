@@ -272,7 +272,7 @@ async def page_load(port: int, page: str, params: dict, timeout_s: float) -> dic
                     if fwd.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
                         out["error"] = out["error"] or f"script_finished={fwd.script_finished}"
                     break
-    except asyncio.TimeoutError:
+    except TimeoutError:
         out["error"] = f"timeout after {timeout_s:.0f}s"
     except Exception as exc:  # noqa: BLE001 - any client-side failure is an error sample
         out["error"] = f"{exc.__class__.__name__}: {str(exc)[:200]}"

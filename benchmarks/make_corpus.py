@@ -55,7 +55,7 @@ import random
 import string
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -514,7 +514,7 @@ PURPOSES = [
     "homework help", "shopping advice", "understanding", "working", "research",
 ]
 
-EPOCH_START_MS = int(datetime(2026, 3, 26, tzinfo=timezone.utc).timestamp() * 1000)
+EPOCH_START_MS = int(datetime(2026, 3, 26, tzinfo=UTC).timestamp() * 1000)
 EPOCH_SPAN_MS = 30 * 24 * 3600 * 1000
 
 
@@ -524,14 +524,14 @@ EPOCH_SPAN_MS = 30 * 24 * 3600 * 1000
 
 def _ts_z(ms: int) -> str:
     """'2026-04-12T01:11:08.518Z'"""
-    d = datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
+    d = datetime.fromtimestamp(ms / 1000.0, tz=UTC)
     return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (
         d.year, d.month, d.day, d.hour, d.minute, d.second, ms % 1000)
 
 
 def _ts_iso(ms: int) -> str:
     """'2026-04-12T00:52:57.905000+00:00'"""
-    d = datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
+    d = datetime.fromtimestamp(ms / 1000.0, tz=UTC)
     return "%04d-%02d-%02dT%02d:%02d:%02d.%03d000+00:00" % (
         d.year, d.month, d.day, d.hour, d.minute, d.second, ms % 1000)
 

@@ -94,8 +94,8 @@ def check(path: str | Path) -> DbStatus:
         if missing:
             return DbStatus(False, path, sig, f"{path} lacks the tables {', '.join(missing)}: "
                                               "it was not built by this version.", cmd)
-        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        version = row[0] if row else None
+        rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        version = rows[0][0] if rows else None
         if version != str(SCHEMA_VERSION):
             return DbStatus(False, path, sig, f"{path} has schema version {version}, this app "
                                               f"needs {SCHEMA_VERSION}: rebuild it.", cmd)

@@ -7,10 +7,27 @@ over `conversations` (alias ``c``). User values are always SQL parameters.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Iterable, Mapping, Sequence
+
+from precompute.labels import DISSATISFACTION_CODES, REACTIONS, REASONS
 
 MISSING = "(missing)"
+
+#: Label groups a sequence filter may name on either side ("@dissatisfaction"), beside
+#: single label codes: group token -> (display name, label codes).
+LABEL_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "@dissatisfaction": ("any dissatisfaction",
+                         tuple(lab.code for lab in REACTIONS
+                               if lab.code in DISSATISFACTION_CODES)),
+    "@reason": ("any reason", tuple(lab.code for lab in REASONS)),
+    "@reaction": ("any reaction", tuple(lab.code for lab in REACTIONS)),
+}
+
+
+def seq_labels(value: str) -> tuple[str, ...]:
+    """The label codes a sequence filter side stands for (a group, or one label)."""
+    return LABEL_GROUPS[value][1] if value in LABEL_GROUPS else (value,)
 
 #: Multi-select facets: field name -> (URL key, SQL expression over conversations ``{a}``).
 FACETS: dict[str, tuple[str, str]] = {
@@ -49,12 +66,14 @@ class Filters:
     labels_any: tuple[str, ...] = ()
     seq_first: str | None = None
     seq_then: str | None = None
+    users: tuple[str, ...] = ()
+    certain_topics: bool = False
 
     @property
     def is_empty(self) -> bool:
         return self == Filters()
 
-    def without(self, name: str) -> "Filters":
+    def without(self, name: str) -> Filters:
         """The same filters minus one facet (for "how many would each option leave")."""
         if name in RANGES:
             return replace(self, **{f"{name}_min": None, f"{name}_max": None})
@@ -94,11 +113,19 @@ class Filters:
                          f"AND ft.label IN ({', '.join('?' for _ in self.labels_any)}))")
             params.extend(self.labels_any)
         if self.seq_first and self.seq_then:
+            first, then = seq_labels(self.seq_first), seq_labels(self.seq_then)
             conds.append(
                 "EXISTS (SELECT 1 FROM thoughts sa JOIN thoughts sb ON sa.conv_id = sb.conv_id "
                 "AND (sb.turn > sa.turn OR (sb.turn = sa.turn AND sb.idx > sa.idx)) "
-                f"WHERE sa.conv_id = {alias}.conv_id AND sa.label = ? AND sb.label = ?)")
-            params.extend([self.seq_first, self.seq_then])
+                f"WHERE sa.conv_id = {alias}.conv_id "
+                f"AND sa.label IN ({', '.join('?' for _ in first)}) "
+                f"AND sb.label IN ({', '.join('?' for _ in then)}))")
+            params.extend([*first, *then])
+        if self.users:
+            conds.append(f"{alias}.user_id IN ({', '.join('?' for _ in self.users)})")
+            params.extend(self.users)
+        if self.certain_topics:
+            conds.append(f"coalesce({alias}.topic_uncertain, FALSE) = FALSE")
         return (" AND ".join(conds) if conds else "TRUE"), params
 
     # ---- URL -----------------------------------------------------------------------------
@@ -116,6 +143,10 @@ class Filters:
             out["label"] = list(self.labels_any)
         if self.seq_first and self.seq_then:
             out["seq"] = f"{self.seq_first}>{self.seq_then}"
+        if self.users:
+            out["user"] = list(self.users)
+        if self.certain_topics:
+            out["topics"] = "certain"
         return out
 
     def describe(self, display: Mapping[str, str] | None = None) -> str:
@@ -133,13 +164,24 @@ class Filters:
         if self.labels_any:
             parts.append("has: " + ", ".join(display.get(v, v) for v in self.labels_any))
         if self.seq_first and self.seq_then:
-            parts.append(f"{display.get(self.seq_first, self.seq_first)} → "
-                         f"{display.get(self.seq_then, self.seq_then)}")
+            parts.append(f"{seq_name(self.seq_first, display)} → "
+                         f"{seq_name(self.seq_then, display)}")
+        if self.users:
+            parts.append(f"user: {', '.join(self.users)}")
+        if self.certain_topics:
+            parts.append("confident topics only")
         return "; ".join(parts) if parts else "all conversations"
 
 
+def seq_name(value: str, display: Mapping[str, str] | None = None) -> str:
+    """What a sequence side is called: a group's name or a label's display name."""
+    if value in LABEL_GROUPS:
+        return LABEL_GROUPS[value][0]
+    return (display or {}).get(value, value)
+
+
 FILTER_KEYS = frozenset([k for k, _ in FACETS.values()] + [k for k, _ in RANGES.values()]
-                        + ["label", "seq"])
+                        + ["label", "seq", "user", "topics"])
 
 
 def _as_list(value: str | Sequence[str]) -> list[str]:
@@ -200,8 +242,46 @@ def from_query_params(params: Mapping[str, str | Sequence[str]],
     if "seq" in params:
         raw = _as_list(params["seq"])[0]
         first, sep, then = raw.partition(">")
-        if sep and first in labels and then in labels:
+        sides = labels | set(LABEL_GROUPS)
+        if sep and first in sides and then in sides:
             kwargs["seq_first"], kwargs["seq_then"] = first, then
         else:
-            notices.append(f"ignored seq={raw[:60]!r} (expected LABEL>LABEL)")
+            notices.append(f"ignored seq={raw[:60]!r} (expected LABEL>LABEL, a label or a "
+                           f"group such as @dissatisfaction on either side)")
+    if "user" in params:
+        known = set(options.get("users", ()))
+        values = _as_list(params["user"])
+        good = tuple(dict.fromkeys(v for v in values if v in known))
+        if len(good) < len(values):
+            notices.append("ignored unknown user " + ", ".join(
+                repr(v[:60]) for v in values if v not in known))
+        if good:
+            kwargs["users"] = good
+    if "topics" in params:
+        raw = _as_list(params["topics"])[0]
+        if raw == "certain":
+            kwargs["certain_topics"] = True
+        else:
+            notices.append(f"ignored topics={raw[:40]!r} (expected topics=certain)")
     return Filters(**kwargs), notices
+
+
+class FilterError(ValueError):
+    """Filter parameters with a value the DB does not have (command-line options)."""
+
+
+def strict_filters(params: Mapping[str, str | Sequence[str]],
+                   options: Mapping[str, Iterable[str]]) -> Filters:
+    """`Filters` from URL-style parameters (``{"model": [...], "msgs": "4-20", ...}``),
+    where an unknown or malformed value is an error (a typo must not silently give all the
+    data), unlike `from_query_params`, which drops it with a notice.
+
+    Raises:
+        FilterError: naming every value that was not understood.
+    """
+    params = {k: v for k, v in params.items() if v not in (None, [], (), "")}
+    filters, notices = from_query_params(params, options)
+    if notices:
+        raise FilterError("; ".join(n.removeprefix("ignored ") for n in notices)
+                          + " (use the values the app's sidebar shows)")
+    return filters

@@ -10,8 +10,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from tests.corpus import REPO
 
@@ -43,9 +43,9 @@ def serve(db: Path, workdir: Path, timeout_s: float = 60) -> Iterator[dict]:
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
                     break
-            except OSError:
+            except OSError as exc:
                 if time.monotonic() > deadline:
-                    raise TimeoutError("streamlit did not become healthy")
+                    raise TimeoutError("streamlit did not become healthy") from exc
                 time.sleep(0.3)
         yield {"url": url, "port": port, "db": db, "log": log_path, "dir": workdir}
     finally:

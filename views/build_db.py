@@ -3,7 +3,7 @@ version: says exactly which command builds it."""
 
 import streamlit as st
 
-from components import state
+from components.ui import state
 
 status = state.db_status()
 st.title("ThoughtTrace Explorer needs its database")

@@ -1,0 +1,186 @@
+"""Statistics that respect the study's design (pure numpy; no queries, no plotting).
+
+Every user talked to exactly one model and had about two conversations, so the
+conversations (and thoughts) of one user are not independent. Intervals therefore come
+from a **cluster bootstrap over users**: a resample draws users with replacement and
+keeps all their thoughts (`bootstrap_shares`); tests **permute users** between two groups
+(`permutation_test`). Both are seeded, so a figure is reproducible. `METHOD` is the
+sentence every figure with intervals prints in its note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+#: Resamples and seed of every interval the app draws; permutations of every test.
+N_BOOT = 1000
+N_PERM = 2000
+SEED = 0
+#: Resamples are drawn this many at a time (bounds memory at 10x: ~10k users).
+_CHUNK = 100
+METHOD = (f"95% intervals: bootstrap over users ({N_BOOT:,} resamples of whole users, "
+          f"seed {SEED})")
+
+
+def bootstrap_shares(cluster: np.ndarray, stage: np.ndarray, label: np.ndarray,
+                     n_stages: int, n_labels: int, n_boot: int = N_BOOT, seed: int = SEED
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Label shares per stage and their 95% bootstrap interval, resampling clusters.
+
+    Args:
+        cluster: cluster index (0..n_clusters-1) of each thought: the unit that is
+            resampled whole, with all its thoughts (the app passes the user).
+        stage, label: 0-based stage and label index of each thought.
+
+    Returns:
+        ``(counts, share, lo, hi)``, each of shape (n_stages, n_labels): thought counts, the
+        point estimate (count / thoughts in the stage; NaN for an empty stage) and the 2.5th
+        and 97.5th percentiles of the same ratio over ``n_boot`` resamples of whole
+        clusters (with replacement, ``numpy.random.default_rng(seed)``); the interval
+        always contains the estimate.
+    """
+    cells = n_stages * n_labels
+    cluster = np.asarray(cluster, dtype=np.int64)
+    n_cl = int(cluster.max()) + 1 if cluster.size else 0
+    flat = np.asarray(stage, dtype=np.int64) * n_labels + np.asarray(label, dtype=np.int64)
+    per_cl = np.bincount(cluster * cells + flat, minlength=n_cl * cells
+                         ).reshape(n_cl, cells).astype(np.float64)
+    counts = per_cl.sum(axis=0).reshape(n_stages, n_labels)
+    share = _ratio(counts)
+    if n_cl == 0 or n_boot <= 0:
+        return counts, share, share.copy(), share.copy()
+    rng = np.random.default_rng(seed)
+    bshare = np.empty((n_boot, n_stages, n_labels), dtype=np.float64)
+    for start in range(0, n_boot, _CHUNK):
+        k = min(_CHUNK, n_boot - start)
+        draws = rng.integers(0, n_cl, size=(k, n_cl))
+        weights = np.bincount((draws + np.arange(k)[:, None] * n_cl).ravel(),
+                              minlength=k * n_cl).reshape(k, n_cl).astype(np.float64)
+        bshare[start:start + k] = _ratio((weights @ per_cl).reshape(k, n_stages, n_labels))
+    # Percentiles ignoring resamples in which a stage happened to be empty.
+    bshare = np.sort(bshare, axis=0)  # NaN sort last
+    valid = np.sum(~np.isnan(bshare), axis=0)
+    lo = sorted_percentile(bshare, valid, 2.5)
+    hi = sorted_percentile(bshare, valid, 97.5)
+    lo = np.where(np.isnan(share), np.nan, np.minimum(lo, share))
+    hi = np.where(np.isnan(share), np.nan, np.maximum(hi, share))
+    return counts, share, lo, hi
+
+
+def _ratio(counts: np.ndarray) -> np.ndarray:
+    """Counts over their total along the last axis (NaN where the total is 0)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tot = counts.sum(axis=-1, keepdims=True)
+        return np.where(tot > 0, counts / np.where(tot > 0, tot, 1), np.nan)
+
+
+def sorted_percentile(sorted_vals: np.ndarray, valid: np.ndarray, q: float) -> np.ndarray:
+    """Linear-interpolated percentile along axis 0 of NaN-last sorted values."""
+    pos = (np.maximum(valid, 1) - 1) * q / 100.0
+    lo_i = np.floor(pos).astype(np.int64)
+    hi_i = np.minimum(lo_i + 1, np.maximum(valid - 1, 0))
+    frac = pos - lo_i
+    a = np.take_along_axis(sorted_vals, lo_i[None], axis=0)[0]
+    b = np.take_along_axis(sorted_vals, hi_i[None], axis=0)[0]
+    out = a + (b - a) * frac
+    return np.where(valid > 0, out, np.nan)
+
+
+def codes(values: Sequence | np.ndarray, order: Sequence | None = None
+          ) -> tuple[np.ndarray, list]:
+    """Integer codes of ``values`` (0..k-1) and the k distinct values: in ``order`` when
+    given (values outside it get -1), else in order of first appearance."""
+    if order is None:
+        order = list(dict.fromkeys(values))
+    index = {v: i for i, v in enumerate(order)}
+    return np.fromiter((index.get(v, -1) for v in values), dtype=np.int64,
+                       count=len(values)), list(order)
+
+
+def dense(values: Sequence | np.ndarray) -> np.ndarray:
+    """Codes 0..k-1 of ``values`` (first appearance order): cluster ids for the bootstrap."""
+    return codes(values)[0]
+
+
+# --------------------------------------------------------------------------- two groups
+
+def cramers_v(table: np.ndarray) -> float:
+    """Cramér's V of a contingency table (rows: groups, columns: categories); NaN when a
+    margin is degenerate. 0 = same distribution, 1 = the groups share no category."""
+    table = np.asarray(table, dtype=np.float64)
+    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+    n = table.sum()
+    if n == 0 or min(table.shape) < 2:
+        return float("nan")
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / n
+    chi2 = float(((table - expected) ** 2 / expected).sum())
+    return float(np.sqrt(chi2 / (n * (min(table.shape) - 1))))
+
+
+def _per_cluster(cluster: np.ndarray, label: np.ndarray, n_cl: int, n_labels: int
+                 ) -> np.ndarray:
+    return np.bincount(cluster * n_labels + label, minlength=n_cl * n_labels
+                       ).reshape(n_cl, n_labels).astype(np.float64)
+
+
+def _chi2(a: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Chi-square of the 2 x L tables [a_i, total - a_i] for each row a_i of ``a``
+    (categories empty in both groups contribute nothing)."""
+    b = total[None] - a
+    n = total.sum()
+    col = total[None]
+    rows = np.stack([a.sum(axis=1), b.sum(axis=1)], axis=1)  # (k, 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ea = rows[:, :1] * col / n
+        eb = rows[:, 1:] * col / n
+        terms = np.where(ea > 0, (a - ea) ** 2 / ea, 0) + np.where(eb > 0, (b - eb) ** 2 / eb, 0)
+    return terms.sum(axis=1)
+
+
+def permutation_test(cluster: np.ndarray, label: np.ndarray, group: np.ndarray,
+                     n_labels: int, n_perm: int = N_PERM, seed: int = SEED) -> dict:
+    """Do two groups of users differ in their label distribution? A permutation test that
+    permutes **users** between the groups (a user's thoughts move together).
+
+    Args:
+        cluster: user index (0..n_users-1) of each thought.
+        label: label index (0..n_labels-1) of each thought.
+        group: per user (length n_users): 0 = group A, 1 = group B; -1 = in neither.
+
+    Returns:
+        ``{"cramers_v": effect size of the observed A-vs-B table, "p_value": share of
+        permutations (plus the observed one) with a chi-square at least the observed,
+        "n_perm", "users_a", "users_b", "thoughts_a", "thoughts_b"}``; p_value is NaN
+        when a group is empty.
+    """
+    cluster = np.asarray(cluster, dtype=np.int64)
+    label = np.asarray(label, dtype=np.int64)
+    group = np.asarray(group, dtype=np.int64)
+    n_cl = len(group)
+    per = _per_cluster(cluster, label, n_cl, n_labels)
+    members = np.flatnonzero(group >= 0)
+    g = group[members]
+    per = per[members]
+    n_a = int((g == 0).sum())
+
+    observed_mask = g == 0
+    table = np.vstack([per[observed_mask].sum(axis=0), per[~observed_mask].sum(axis=0)])
+    out = {"cramers_v": cramers_v(table), "n_perm": n_perm, "users_a": n_a,
+           "users_b": int(len(g) - n_a), "thoughts_a": int(table[0].sum()),
+           "thoughts_b": int(table[1].sum())}
+    if n_a == 0 or n_a == len(g):
+        return {**out, "p_value": float("nan")}
+    total = per.sum(axis=0)
+    observed = _chi2(table[0][None], total)[0]
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for start in range(0, n_perm, _CHUNK):
+        k = min(_CHUNK, n_perm - start)
+        # each row: a random set of n_a users as group A (a permutation of the labels)
+        order = np.argsort(rng.random((k, len(g))), axis=1)[:, :n_a]
+        masks = np.zeros((k, len(g)))
+        np.put_along_axis(masks, order, 1.0, axis=1)
+        hits += int((_chi2(masks @ per, total) >= observed - 1e-9).sum())
+    return {**out, "p_value": (hits + 1) / (n_perm + 1)}

@@ -1,0 +1,57 @@
+"""AppTest of the "Thought types & stages" page (views/thought_types.py) on the shared
+sample (ingest only): the label-share, stage and transition charts with their titles, the
+thoughts behind a bar, the split, stage-rule and flow controls, the sidebar filter, and
+the empty state."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.apptest import assert_clean, chart_titles, open_app
+
+
+@pytest.fixture(scope="module")
+def sample_ingest(sample_path, tmp_path_factory):
+    """The shared sample, ingest only (20 conversations, 10 models)."""
+    from precompute import pipeline
+    from precompute.config import Settings
+
+    db = tmp_path_factory.mktemp("thought-types") / "s.duckdb"
+    pipeline.build(Settings(source=str(sample_path), db=db, progress=False),
+                   only=("ingest",), log=lambda _: None)
+    return db
+
+
+def test_thoughts_page_renders(sample_ingest, monkeypatch):
+    at = open_app(sample_ingest, monkeypatch, "thoughts")
+    titles = chart_titles(at)
+    assert any(t.startswith("Reasons: share of 154 reasons in 20 conversations") for t in titles)
+    assert any("Reactions by stage" in t for t in titles)
+    assert any(t.startswith("Reason → next reason") for t in titles)
+    assert len(at.dataframe) >= 1                            # thoughts behind a bar
+    assert {m.label: m.value for m in at.metric}["Conversations"] == "20"
+    at.selectbox(key="tt_split").set_value("model").run()
+    at.radio(key="tt_rule").set_value("turn").run()
+    assert_clean(at)
+    assert any("split by model: top 6 of 10 values" in t for t in chart_titles(at))
+    at.selectbox(key="tt_sel_label").set_value("task_continuation").run()
+    at.radio(key="tt_flow").set_value("reaction_reason").run()
+    assert_clean(at)
+    assert "next label" in list(at.dataframe[-1].value.columns)
+    assert any(t.startswith("Reaction → reason on the next user message")
+               for t in chart_titles(at))
+
+
+def test_thoughts_page_with_filter(sample_ingest, monkeypatch):
+    at = open_app(sample_ingest, monkeypatch, "thoughts", model="Grok 4.20")
+    assert any("in 3 conversations" in t for t in chart_titles(at))
+    table = at.dataframe[0].value
+    assert table["open"].str.contains("model=Grok").all()
+    assert table["open"].str.contains("#turn-").all()
+
+
+def test_thoughts_page_empty_state(sample_ingest, monkeypatch):
+    at = open_app(sample_ingest, monkeypatch, "thoughts", model="Grok 4.20",
+                  provider="Google")
+    assert any("No conversations match" in i.value for i in at.info)
+    assert not at.get("plotly_chart")

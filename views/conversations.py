@@ -1,0 +1,381 @@
+"""Conversation browser: the conversations under the current filters (sortable, paged,
+keyword search with hit counts), semantic search over thoughts and user messages, one
+conversation's transcript with its thoughts inline, similar thoughts across the dataset,
+and export of the filtered conversations (JSONL in the release schema, CSV of thoughts).
+
+Page state lives in the URL next to the sidebar's filters: ``conv`` and ``turn`` (the open
+conversation and the linked message), ``q`` (keyword), ``sq`` (semantic query), ``sort``
+and ``page``, so a copied link reproduces the view.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import streamlit as st
+
+from components import links
+from components.export import data as exports
+from components.figures import transcript as tx
+from components.queries import conversations as browse
+from components.queries import core, search
+from components.ui import sidebar, state
+from components.vocabulary import label_info
+
+filters = sidebar.current_filters()
+ss = st.session_state
+LABELS = label_info(state.query(core.labels))
+SORT_KEYS = [k for k in browse.SORTS]
+_INIT = "_browser_from_url"
+#: Search results / similar thoughts: the conversation column is its permalink.
+RESULT_COLUMNS = {
+    "kind": st.column_config.TextColumn(width=85),
+    "label": st.column_config.TextColumn(width=150),
+    "text": st.column_config.TextColumn(width=330),
+    "turn": st.column_config.NumberColumn(width=45),
+    "link": st.column_config.LinkColumn("conversation (opens the link)",
+                                        display_text=r"conv=([^&#]+)", width=220)}
+RESULT_ORDER = ["score", "kind", "label", "text", "turn", "link"]
+#: Longer conversations are shown a window of turns at a time (a 10,000-message one would
+#: otherwise take seconds to render); the linked turn's window opens first.
+TURNS_PER_WINDOW = 200
+
+
+# ---------------------------------------------------------------- state <-> URL
+
+def _url_one(key: str) -> str | None:
+    values = st.query_params.get_all(key)
+    return values[0] if values else None
+
+
+def _open(conv_id: str | None, turn: int | None = None) -> None:
+    ss["br_conv"], ss["br_turn"] = conv_id, turn
+    ss.pop("br_sim", None)
+
+
+def _init_from_url() -> None:
+    """On the session's first visit, the URL's conv/turn are the source of truth."""
+    if ss.get(_INIT):
+        return
+    ss[_INIT] = True
+    notices = []
+    conv = _url_one("conv")
+    turn_raw = _url_one("turn")
+    turn = None
+    if turn_raw is not None:
+        if turn_raw.strip().isdigit():
+            turn = int(turn_raw)
+        else:
+            notices.append(f"ignored turn={turn_raw[:20]!r} (expected a number)")
+    if conv is not None:
+        if state.query(browse.transcript_data, conv) is None:
+            notices.append(f"the link's conversation `{conv[:80].replace('`', '')}` is not in "
+                           "this database (stale or mistyped link)")
+            conv, turn = None, None
+    _open(conv, turn)
+    ss["_br_url_sort"] = _url_one("sort")
+    page_raw = _url_one("page") or ""
+    ss["_br_url_page"] = int(page_raw) if page_raw.isdigit() and int(page_raw) > 0 else 1
+    ss["_br_notices"] = notices
+
+
+def _write_url(**values: str | int | None) -> None:
+    """Set (or, for None, remove) this page's own URL parameters."""
+    for key, value in values.items():
+        value = None if value is None else str(value)
+        if value is None:
+            if key in st.query_params:
+                del st.query_params[key]
+        elif st.query_params.get(key) != value:
+            st.query_params[key] = value
+
+
+_init_from_url()
+
+# ---------------------------------------------------------------- page head + controls
+
+st.html(tx.CSS)
+st.title("Conversations")
+st.caption("Browse the conversations that match the sidebar filters; open one to read it "
+           "with the users' thoughts inline. Every view is a shareable link.")
+for notice in ss.get("_br_notices", []):
+    st.info(f"Link: {notice}.", icon=":material/link_off:")
+
+c1, c2 = st.columns(2)
+c1.text_input("Keyword (in messages and thoughts)", key="q", bind="query-params",
+              placeholder="e.g. too long", icon=":material/search:",
+              help="Case-insensitive substring match. Narrows the list to conversations "
+                   "with hits and highlights them in the transcript.")
+c2.text_input("Semantic search (meaning, not words)", key="sq", bind="query-params",
+              placeholder="e.g. users frustrated by the length of the answer",
+              icon=":material/psychology_alt:",
+              help="Ranks thoughts and user messages by cosine similarity of their "
+                   "embeddings to your query, within the current filters.")
+keyword = browse.clean_keyword(ss.get("q"))
+semantic = (ss.get("sq") or "").strip()[:500]
+
+# ---------------------------------------------------------------- semantic search
+
+if semantic:
+    info = state.query(search.embedding_info)
+    st.subheader("Semantic search")
+    if not info["available"]:
+        st.warning("Semantic search needs embeddings, and this database was built without "
+                   "the embed stage: run `python -m precompute build` (or `python -m "
+                   "precompute embed`) and reload.", icon=":material/info:")
+    else:
+        index = state.vector_index()
+        allowed = None if filters.is_empty else state.query(browse.conv_ids, filters)
+        try:
+            qvec = state.embed_query(info["model"], semantic)
+            hits = search.search(index, qvec, k=20, conv_ids=allowed)
+        except Exception as exc:  # model missing offline, another dimension, ...
+            st.error(f"Could not embed the query with `{info['model']}`, the model this "
+                     f"database was built with ({exc.__class__.__name__}: "
+                     f"{str(exc)[:200]}).", icon=":material/error:")
+            hits = None
+        if hits is None:
+            pass
+        elif hits.is_empty():
+            st.info("No thoughts or user messages under the current filters to search.")
+        else:
+            table = tx.link_table(hits, state.query(browse.item_texts,
+                                                    tuple(hits["item_id"].to_list())),
+                                  LABELS, sidebar.url_params())
+            key = "br_sem_" + hashlib.md5(repr((semantic, filters)).encode()).hexdigest()[:12]
+
+            def _pick_sem(key=key, rows=tuple(hits.select("conv_id", "turn").iter_rows())):
+                sel = ss[key].selection.rows
+                if sel:
+                    conv, turn = rows[sel[0]]
+                    _open(str(conv), int(turn))
+
+            st.caption(f"Top {len(table)} of {len(index):,} embedded items "
+                       f"({'within the filters' if allowed is not None else 'all conversations'};"
+                       f" model `{info['model']}`). Select a row to open it at that turn.")
+            st.dataframe(table, hide_index=True, width="stretch", key=key, on_select=_pick_sem,
+                         column_order=RESULT_ORDER,
+                         selection_mode="single-row",
+                         column_config={
+                             "score": st.column_config.NumberColumn(
+                                 "similarity", format="%.3f", width=70),
+                             **RESULT_COLUMNS})
+
+# ---------------------------------------------------------------- the list
+
+st.subheader("Matching conversations")
+sort_options = [k for k in SORT_KEYS if keyword or k != "hits"]
+sort_values = [f"{k}" for k in sort_options] + [f"-{k}" for k in sort_options]
+default_sort = "-hits" if keyword else browse.DEFAULT_SORT
+url_sort = ss.pop("_br_url_sort", None)
+sort_value = ss.get("br_sort")
+if sort_value not in sort_values:
+    sort_value = url_sort if url_sort in sort_values else default_sort
+    ss.pop("br_sort", None)
+# the whole ordered list in one cached query (one keyword scan): count, pages, prev / next
+listing = state.query(browse.matches, filters, keyword, sort_value.lstrip("-"),
+                      sort_value.startswith("-"))
+n_match, n_hits = len(listing["ids"]), listing["n_hits"]
+n_pages = max(1, math.ceil(n_match / browse.PAGE_SIZE))
+if n_match == 0:
+    if keyword:
+        st.info(f"No conversation under the current filters has a message or thought "
+                f"containing “{keyword}”. Try another keyword or loosen the filters.",
+                icon=":material/search_off:")
+    else:
+        st.info("No conversations match the current filters. Loosen or reset them in the "
+                "sidebar.", icon=":material/filter_alt_off:")
+    page = 1
+else:
+    sort_cols = st.columns([2, 2, 3])
+    sort_value = sort_cols[0].selectbox(
+        "Sort by", sort_values, key="br_sort", index=sort_values.index(sort_value),
+        format_func=lambda v: browse.SORTS[v.lstrip("-")][0] + (" ↓" if v.startswith("-")
+                                                                 else " ↑"))
+    hit_text = f" · {n_hits:,} keyword hits" if keyword else ""
+    sort_cols[1].markdown(f"<div style='padding-top:2rem'><b>{n_match:,}</b> conversations"
+                          f"{tx.esc(hit_text)}</div>", unsafe_allow_html=True)
+    # a new widget (back on page 1) whenever the list changes; the URL's page on first visit
+    signature = (filters, keyword, sort_value)
+    page_key = "br_page_" + hashlib.md5(repr(signature).encode()).hexdigest()[:12]
+    first_page = min(ss.pop("_br_url_page", 1), n_pages)
+    with sort_cols[2]:
+        with st.container(horizontal_alignment="right"):
+            page = st.pagination(n_pages, key=page_key, default=first_page,
+                                 max_visible_pages=7)
+    lo = (int(page) - 1) * browse.PAGE_SIZE
+    ids = listing["ids"][lo:lo + browse.PAGE_SIZE]
+    view = browse.list_view(state.query(browse.rows_for, ids),
+                            None if listing["hits"] is None else
+                            listing["hits"][lo:lo + browse.PAGE_SIZE])
+    list_key = f"br_list_{page_key}_{page}"
+
+    def _pick(key=list_key, ids=ids):
+        sel = ss[key].selection.rows
+        if sel:
+            _open(ids[sel[0]])
+
+    current = ss.get("br_conv")
+    default = {"selection": {"rows": [ids.index(current)], "columns": []}} \
+        if current in ids else None
+    st.dataframe(view, hide_index=True, width="stretch", key=list_key,
+                 on_select=_pick, selection_mode="single-row", selection_default=default,
+                 height=min(36 * (view.height + 1) + 4, 460),
+                 column_config={
+                     "conversation": st.column_config.TextColumn(width="medium"),
+                     "task summary": st.column_config.TextColumn(width="large"),
+                     "messages": st.column_config.NumberColumn(width="small"),
+                     "thoughts": st.column_config.NumberColumn(width="small"),
+                     "dissatisfied": st.column_config.NumberColumn(
+                         width="small", help="reactions labelled Content Relevance, "
+                                             "Presentation Style or Scope Fit"),
+                     "hits": st.column_config.NumberColumn(
+                         width="small", help="messages and thoughts containing the keyword")})
+    ex1, ex2, _ = st.columns([1, 1, 2])
+    ex1.download_button("Export conversations (JSONL)", state.deferred(exports.export_jsonl,
+                                                                       filters),
+                        file_name="thoughttrace_filtered.jsonl", mime="application/jsonl",
+                        icon=":material/download:", on_click="ignore",
+                        help="The conversations under the sidebar filters (the keyword does "
+                             "not narrow the export), in the dataset's original JSONL schema.")
+    ex2.download_button("Export their thoughts (CSV)",
+                        state.deferred(exports.export_thoughts_csv, filters),
+                        file_name="thoughttrace_thoughts.csv", mime="text/csv",
+                        icon=":material/download:", on_click="ignore")
+
+# ---------------------------------------------------------------- the transcript
+
+list_url = {"sort": None if sort_value == default_sort else sort_value,
+            "page": None if page == 1 else page}
+conv_id = ss.get("br_conv")
+turn_sel = ss.get("br_turn")
+st.divider()
+if conv_id is None:
+    st.caption("Select a conversation in the list (or a search result) to read it here.")
+    _write_url(conv=None, turn=None, **list_url)
+    st.stop()
+
+data = state.query(browse.transcript_data, conv_id)
+if data is None:  # the DB was rebuilt without it
+    st.info(f"Conversation `{conv_id[:80].replace('`', '')}` is no longer in the database.")
+    _open(None)
+    _write_url(conv=None, turn=None, **list_url)
+    st.stop()
+
+pos = browse.neighbours(listing["ids"], conv_id)
+nav = st.columns([1, 3, 1])
+nav[0].button("← Previous", disabled=pos["previous"] is None, on_click=_open,
+              args=(pos["previous"],), width="stretch", key="br_prev")
+if pos["index"] is None:
+    nav[1].caption("This conversation is outside the current filters or keyword; previous / "
+                   "next walk the list as it is now.")
+else:
+    nav[1].markdown(f"<div style='text-align:center;padding-top:.4rem'>Conversation "
+                    f"<b>{pos['index']:,}</b> of {n_match:,} in the list</div>",
+                    unsafe_allow_html=True)
+nav[2].button("Next →", disabled=pos["next"] is None, on_click=_open, args=(pos["next"],),
+              width="stretch", key="br_next")
+
+conv, msgs, ths = data["conv"], data["messages"], data["thoughts"]
+n_turns = len(msgs)
+if turn_sel is not None and not (1 <= turn_sel <= n_turns):
+    st.info(f"The link's turn {turn_sel} does not exist (this conversation has {n_turns} "
+            "messages); showing the whole conversation.", icon=":material/link_off:")
+    turn_sel = None
+    ss["br_turn"] = None
+_write_url(conv=conv_id, turn=turn_sel, **list_url)
+
+st.html(tx.header_html(conv))
+params = sidebar.url_params()
+if turn_sel is not None:
+    st.markdown(f"[Jump to the linked turn {turn_sel} ↓](#{links.turn_anchor(turn_sel)})")
+
+# similar thoughts: pick one of this conversation's thoughts
+index = state.vector_index()
+with st.expander("Similar thoughts across the dataset", expanded=bool(ss.get("br_sim"))):
+    if index is None:
+        st.caption("Needs embeddings: this database was built without the embed stage "
+                   "(run `python -m precompute build`).")
+    elif not ths:
+        st.caption("This conversation has no thoughts.")
+    else:
+        options = [None] + [int(t["thought_id"]) for t in ths]
+        by_id = {int(t["thought_id"]): t for t in ths}
+
+        def _fmt(tid):
+            if tid is None:
+                return "— choose a thought of this conversation —"
+            t = by_id[tid]
+            name = LABELS.get(t["label"], {}).get("display_name", t["label"])
+            return f"turn {t['turn']} · {name}: {tx.snippet(t['content'], 90)}"
+        if ss.get("br_sim") not in options:
+            ss["br_sim"] = None
+        tid = st.selectbox("Thought", options, key="br_sim", format_func=_fmt)
+        if tid is not None:
+            near = search.similar(index, f"t:{tid}", k=10)
+            if near.is_empty():
+                st.caption("This thought has no stored vector (empty text).")
+            else:
+                sim_table = tx.link_table(
+                    near, state.query(browse.item_texts, tuple(near["item_id"].to_list())),
+                    LABELS, params)
+                skey = f"br_simtab_{tid}"
+
+                def _pick_sim(key=skey, rows=tuple(near.select("conv_id", "turn").iter_rows())):
+                    sel = ss[key].selection.rows
+                    if sel:
+                        conv2, turn2 = rows[sel[0]]
+                        _open(str(conv2), int(turn2))
+                st.dataframe(sim_table, hide_index=True, width="stretch", key=skey,
+                             column_order=RESULT_ORDER,
+                             on_select=_pick_sim, selection_mode="single-row",
+                             column_config={
+                                 "score": st.column_config.NumberColumn(
+                                     "similarity", format="%.3f", width=70),
+                                 **RESULT_COLUMNS})
+                st.caption("The 10 nearest reasons and reactions by cosine similarity of the "
+                           "stored vectors (the thought itself excluded). Select a row to "
+                           "open it.")
+
+# the turns (a very long conversation is shown a window of turns at a time)
+thoughts_by_turn: dict[int, list[dict]] = {}
+for rec in ths:
+    thoughts_by_turn.setdefault(int(rec["turn"]), []).append(rec)
+shown = msgs
+if n_turns > TURNS_PER_WINDOW:
+    windows = [(start, min(start + TURNS_PER_WINDOW - 1, n_turns))
+               for start in range(1, n_turns + 1, TURNS_PER_WINDOW)]
+    default = ((turn_sel or 1) - 1) // TURNS_PER_WINDOW
+    window = st.selectbox(
+        f"This conversation has {n_turns:,} messages; showing {TURNS_PER_WINDOW} at a time",
+        range(len(windows)), index=default, key=f"br_window_{conv_id}_{turn_sel}",
+        format_func=lambda i: f"turns {windows[i][0]:,}–{windows[i][1]:,}")
+    first, last = windows[window]
+    shown = msgs[first - 1:last]
+for m in shown:
+    turn, role = int(m["turn"]), m["role"]
+    content = m["content"] or ""
+    own = thoughts_by_turn.get(turn, [])
+    hits = tx.count_hits(content, keyword)
+    link = tx.permalink(params, conv_id, turn)
+    with st.chat_message("user" if role == "user" else "assistant"):
+        st.markdown(tx.turn_head_html(turn, role, m["stage"], n_turns, link,
+                                      linked=(turn == turn_sel), hits=hits),
+                    unsafe_allow_html=True)
+        head, rest = tx.split_long(content)
+        if hits:
+            st.html(tx.plain_html(head, keyword, note=not rest))
+        else:
+            st.markdown(head, anchors=False)
+        if rest:
+            more = tx.count_hits(rest, keyword)
+            label = f"Show more ({len(rest):,} more characters" + \
+                (f", {more} keyword hit{'s' if more != 1 else ''})" if more else ")")
+            with st.expander(label):
+                if hits:
+                    st.html(tx.plain_html(rest, keyword))
+                else:
+                    st.markdown(rest, anchors=False)
+        if own:
+            st.html(tx.thoughts_html(own, LABELS, keyword))
