@@ -8,30 +8,21 @@ app's library in components/ (its wings: queries, figures, export, ui).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+import re
 
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from components import db
-from components.links import PAGE_PATHS
+from components.links import NOT_FOUND_SCRIPT, PAGE_PATHS, PAGES
 from components.queries import core
-from components.ui import sidebar, state
+from components.ui import share, sidebar, state
 
 log = logging.getLogger("thoughttrace.app")
-
-#: (page, script, title, icon); the URL path of each page is pinned in `PAGE_PATHS`, so
-#: links stay valid whatever the script is called.
-PAGES = [
-    ("overview", "views/overview.py", "Overview", ":material/dashboard:"),
-    ("conversations", "views/conversations.py", "Conversations", ":material/forum:"),
-    ("thoughts", "views/thought_types.py", "Thought types & stages",
-     ":material/stacked_bar_chart:"),
-    ("turns", "views/turns.py", "Turn by turn", ":material/timeline:"),
-    ("participants", "views/participants.py", "Participants", ":material/groups:"),
-    ("topics", "views/topics.py", "Topics", ":material/category:"),
-    ("shifts", "views/semantic_shifts.py", "Semantic shifts", ":material/scatter_plot:"),
-]
-
+#: The page icon, a local file: an icon given as ":material/...:" makes every browser
+#: fetch it from a font CDN (an error offline, a request nobody agreed to).
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
 
 def show_unexpected(exc: BaseException) -> None:
     """The app's error boundary: a friendly message, never a traceback; the traceback goes
@@ -52,7 +43,7 @@ def show_unexpected(exc: BaseException) -> None:
 
 
 def run() -> None:
-    st.set_page_config(page_title="ThoughtTrace Explorer", page_icon=":material/psychology:",
+    st.set_page_config(page_title="ThoughtTrace Explorer", page_icon=str(ICON),
                        layout="wide")
     try:
         _route()
@@ -77,10 +68,37 @@ def _route() -> None:
                    icon=":material/science:")
     pages = [st.Page(path, title=title, icon=icon, default=(i == 0),
                      url_path=PAGE_PATHS[page] or None)
-             for i, (page, path, title, icon) in enumerate(PAGES)]
+             for i, (page, (path, title, icon)) in enumerate(PAGES.items())]
+    unknown = _unknown_page_path()
+    if unknown:  # the app's own not-found page instead of Streamlit's modal
+        st.session_state["_not_found_path"] = unknown
+        pages.append(st.Page(NOT_FOUND_SCRIPT, title="Page not found", url_path=unknown,
+                             visibility="hidden"))
     nav = st.navigation(pages)
     sidebar.render()
-    nav.run()
+    try:
+        nav.run()
+    finally:
+        # after the page: the link box holds the view as the page left it (a page writes
+        # its own state, e.g. the open conversation, into the URL while it runs)
+        share.render()
+
+
+def _unknown_page_path() -> str | None:
+    """The URL path a fresh page load asks for when it is no page of the app (None when
+    it is one, or when Streamlit asks by page hash); only simple names can be served."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        manager = ctx.pages_manager if ctx else None
+        name = manager.intended_page_name if manager else None
+        by_hash = manager.intended_page_script_hash if manager else None
+    except Exception:  # noqa: BLE001 - private API: without it Streamlit's own notice shows
+        return None
+    if not name or by_hash or name in PAGE_PATHS.values():
+        return None
+    return name if re.fullmatch(r"[\w.-]{1,100}", name) else None
 
 
 if __name__ == "__main__":

@@ -18,6 +18,19 @@ PAGE_PATHS: dict[str, str] = {
     "overview": "", "conversations": "browser", "thoughts": "thoughts", "turns": "turns",
     "participants": "demographics", "topics": "topics", "shifts": "shifts",
 }
+#: Page -> (script, title, icon), in navigation order (app.py builds the navigation).
+PAGES: dict[str, tuple[str, str, str]] = {
+    "overview": ("views/overview.py", "Overview", ":material/dashboard:"),
+    "conversations": ("views/conversations.py", "Conversations", ":material/forum:"),
+    "thoughts": ("views/thought_types.py", "Thought types & stages",
+                 ":material/stacked_bar_chart:"),
+    "turns": ("views/turns.py", "Turn by turn", ":material/timeline:"),
+    "participants": ("views/participants.py", "Participants", ":material/groups:"),
+    "topics": ("views/topics.py", "Topics", ":material/category:"),
+    "shifts": ("views/semantic_shifts.py", "Semantic shifts", ":material/scatter_plot:"),
+}
+#: The page shown for a URL path that is no page of the app.
+NOT_FOUND_SCRIPT = "views/not_found.py"
 Params = Mapping[str, "Sequence[str] | str"]
 
 

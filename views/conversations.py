@@ -74,9 +74,19 @@ def _init_from_url() -> None:
                            "this database (stale or mistyped link)")
             conv, turn = None, None
     _open(conv, turn)
-    ss["_br_url_sort"] = _url_one("sort")
-    page_raw = _url_one("page") or ""
-    ss["_br_url_page"] = int(page_raw) if page_raw.isdigit() and int(page_raw) > 0 else 1
+    sort_raw = _url_one("sort")
+    ss["_br_url_sort"] = sort_raw
+    if sort_raw is not None and sort_raw.lstrip("-") not in browse.SORTS:
+        notices.append(f"ignored sort={sort_raw[:30]!r} (expected one of "
+                       f"{', '.join(browse.SORTS)}, with - for descending)")
+    page_raw = _url_one("page")
+    ss["_br_url_page"] = 1
+    if page_raw is not None:
+        if page_raw.strip().isdigit() and int(page_raw) > 0:
+            ss["_br_url_page"] = int(page_raw)
+        else:
+            notices.append(f"ignored page={page_raw[:20]!r} (expected a page number, 1 or "
+                           "more); showing page 1")
     ss["_br_notices"] = notices
 
 
@@ -99,8 +109,9 @@ st.html(tx.CSS)
 st.title("Conversations")
 st.caption("Browse the conversations that match the sidebar filters; open one to read it "
            "with the users' thoughts inline. Every view is a shareable link.")
+notice_box = st.container()  # the link's notices (one more may come from the list below)
 for notice in ss.get("_br_notices", []):
-    st.info(f"Link: {notice}.", icon=":material/link_off:")
+    notice_box.info(f"Link: {notice}.", icon=":material/link_off:")
 
 c1, c2 = st.columns(2)
 c1.text_input("Keyword (in messages and thoughts)", key="q", bind="query-params",
@@ -193,13 +204,18 @@ else:
         "Sort by", sort_values, key="br_sort", index=sort_values.index(sort_value),
         format_func=lambda v: browse.SORTS[v.lstrip("-")][0] + (" ↓" if v.startswith("-")
                                                                  else " ↑"))
-    hit_text = f" · {n_hits:,} keyword hits" if keyword else ""
-    sort_cols[1].markdown(f"<div style='padding-top:2rem'><b>{n_match:,}</b> conversations"
+    hit_text = f" · {n_hits:,} keyword hit{'' if n_hits == 1 else 's'}" if keyword else ""
+    noun = "conversation" if n_match == 1 else "conversations"
+    sort_cols[1].markdown(f"<div style='padding-top:2rem'><b>{n_match:,}</b> {noun}"
                           f"{tx.esc(hit_text)}</div>", unsafe_allow_html=True)
     # a new widget (back on page 1) whenever the list changes; the URL's page on first visit
     signature = (filters, keyword, sort_value)
     page_key = "br_page_" + hashlib.md5(repr(signature).encode()).hexdigest()[:12]
-    first_page = min(ss.pop("_br_url_page", 1), n_pages)
+    url_page = ss.pop("_br_url_page", 1)
+    first_page = min(url_page, n_pages)
+    if url_page > n_pages:
+        notice_box.info(f"Link: page {url_page:,} is past the last page of this list "
+                        f"({n_pages:,}); showing page {n_pages:,}.", icon=":material/link_off:")
     with sort_cols[2]:
         with st.container(horizontal_alignment="right"):
             page = st.pagination(n_pages, key=page_key, default=first_page,
@@ -223,8 +239,9 @@ else:
                  on_select=_pick, selection_mode="single-row", selection_default=default,
                  height=min(36 * (view.height + 1) + 4, 460),
                  column_config={
-                     "conversation": st.column_config.TextColumn(width="medium"),
-                     "task summary": st.column_config.TextColumn(width="large"),
+                     "conversation": st.column_config.TextColumn(width=200),
+                     "task summary": st.column_config.TextColumn(width=360),
+                     "model": st.column_config.TextColumn(width=140),
                      "messages": st.column_config.NumberColumn(width="small"),
                      "thoughts": st.column_config.NumberColumn(width="small"),
                      "dissatisfied": st.column_config.NumberColumn(
@@ -364,10 +381,17 @@ for m in shown:
                                       linked=(turn == turn_sel), hits=hits),
                     unsafe_allow_html=True)
         head, rest = tx.split_long(content)
-        if hits:
+        # remote images in the data load only when the reader asks (a tracking pixel must
+        # not reach every reader's browser)
+        images_key = f"br_img_{conv_id}_{turn}"
+        show_images = bool(ss.get(images_key))
+        hosts = [] if show_images else tx.guard_images(content)[1]
+        md_head, md_rest = ((head, rest) if show_images else
+                            (tx.guard_images(head)[0], tx.guard_images(rest)[0]))
+        if hits:  # plain escaped text: no markdown, so no image either
             st.html(tx.plain_html(head, keyword, note=not rest))
         else:
-            st.markdown(head, anchors=False)
+            st.markdown(md_head, anchors=False)
         if rest:
             more = tx.count_hits(rest, keyword)
             label = f"Show more ({len(rest):,} more characters" + \
@@ -376,6 +400,14 @@ for m in shown:
                 if hits:
                     st.html(tx.plain_html(rest, keyword))
                 else:
-                    st.markdown(rest, anchors=False)
+                    st.markdown(md_rest, anchors=False)
+        if hosts and not hits:
+            st.button(f"Load the {'image' if len(hosts) == 1 else 'images'} from "
+                      f"{', '.join(h[:60] for h in hosts[:4])}"
+                      + (f" and {len(hosts) - 4} more" if len(hosts) > 4 else ""),
+                      key=f"{images_key}_btn", icon=":material/image:",
+                      on_click=ss.__setitem__, args=(images_key, True),
+                      help="Images in the data are not loaded by default: loading one "
+                           "sends a request from your browser to that host.")
         if own:
             st.html(tx.thoughts_html(own, LABELS, keyword))

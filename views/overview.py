@@ -22,19 +22,15 @@ for col, (key, label) in zip(cols, [("users", "Users"), ("conversations", "Conve
     col.metric(label, f"{totals[key]:,}")
 charts.download(catalogue.OVERVIEW_NUMBERS, filters, label="Download these numbers")
 
-left, right = st.columns([3, 2])
-with left:
-    st.subheader("Per model")
-    table = overview.per_model_table(state.query(overview.per_model, filters), totals)
-    st.dataframe(table, hide_index=True, width="stretch",
-                 height=min(36 * (table.height + 1) + 4, 760),
-                 column_config={c: st.column_config.NumberColumn(format="localized")
-                                for c in ("users", "conversations", "messages", "thoughts")})
-    st.caption("Users are counted per model; a user who talked to two models counts in both "
-               "rows, once in *All models*.")
-    charts.download(catalogue.PER_MODEL, filters, label="Download the table")
-with right:
-    charts.show(catalogue.LENGTH, filters)
+st.subheader("Per model")
+table = overview.per_model_table(state.query(overview.per_model, filters), totals)
+st.dataframe(table, hide_index=True, width="stretch", height="content",
+             column_config={c: st.column_config.NumberColumn(format="localized")
+                            for c in ("users", "conversations", "messages", "thoughts")})
+st.caption("Users are counted per model; a user who talked to two models counts in both "
+           "rows, once in *All models*.")
+charts.download(catalogue.PER_MODEL, filters, label="Download the table")
+charts.show(catalogue.LENGTH, filters)  # full width: its legend and subtitle fit
 
 for col, kind in zip(st.columns(2), ("reason", "reaction")):
     with col:
@@ -42,16 +38,7 @@ for col, kind in zip(st.columns(2), ("reason", "reaction")):
 
 st.subheader("Where the data came from")
 prov = state.query(core.provenance)
-src = prov.get("source")
-st.markdown(
-    f"- **Source:** `{src}` ({prov.get('source_kind')}), file `{prov.get('source_file')}`\n"
-    f"- **SHA-256 of the input:** `{prov.get('input_sha256')}`\n"
-    f"- **Ingested:** {prov.get('ingested_at')} by ThoughtTrace Explorer "
-    f"{prov.get('tool_version')}\n"
-    f"- **Lines read:** {prov.get('lines_in'):,} — stored {prov.get('records_stored'):,} "
-    f"conversations, skipped {prov.get('records_skipped'):,}, blank "
-    f"{prov.get('blank_lines'):,}; {prov.get('n_errors'):,} errors, "
-    f"{prov.get('n_warnings'):,} warnings")
+st.markdown(overview.provenance_markdown(prov))
 if prov.get("fallback_reason"):
     st.warning(f"Fell back to the demo corpus: {prov['fallback_reason']}")
 problems = state.query(overview.ingest_problems)

@@ -18,6 +18,7 @@ from components.figures.theme import (
     TEXT_COLOR,
     TEXT_SIZE,
 )
+from components.vocabulary import count
 
 LENGTH_COLOR = "#4477AA"
 MEDIAN_COLOR = "#CC3311"
@@ -89,7 +90,7 @@ def length_histogram(counts: pl.DataFrame, median: float | None,
                             "showarrow": False, "bgcolor": "rgba(255,255,255,0.85)",
                             "font": {"color": MEDIAN_COLOR, "size": TEXT_SIZE + 1}})
     return figure([bar], {
-        "title": {"text": f"{title}<br><sup>{n:,} conversations</sup>"},
+        "title": {"text": f"{title}<br><sup>{count(n, 'conversation')}</sup>"},
         "xaxis": {"title": {"text": "messages in the conversation"}},
         "yaxis": {"title": {"text": "conversations"}, "tickformat": ",d",
                   "rangemode": "tozero"},
@@ -132,7 +133,7 @@ def length_vs_reference(counts: pl.DataFrame, median: float | None, bins: Sequen
                      "hovertemplate": f"{name} (approximate): %{{y:.1f}}% at %{{x}}"
                                       "<extra></extra>"})
     return figure(data, {
-        "title": {"text": f"{title}<br><sup>% of {n:,} conversations by total messages · "
+        "title": {"text": f"{title}<br><sup>% of {count(n, 'conversation')} by total messages · "
                           "~ = the paper's series, read off its Fig. 3a (approximate; 22–28 "
                           "not published)</sup>"},
         "xaxis": {"title": {"text": "messages in the conversation"}, "type": "category"},
@@ -162,6 +163,6 @@ def label_bars(counts: pl.DataFrame, kind: str, title: str | None = None) -> go.
            "hovertemplate": "<b>%{y}</b><br>%{customdata[0]}<br>%{x:,} thoughts "
                             "(%{customdata[1]:.1%})<extra></extra>"}
     return figure([bar], {
-        "title": {"text": f"{title}<br><sup>{sum(ns):,} thoughts</sup>"},
+        "title": {"text": f"{title}<br><sup>{count(sum(ns), 'thought')}</sup>"},
         "xaxis": {"title": {"text": "thoughts"}, "tickformat": ",d"},
         "height": 130 + 44 * df.height, "showlegend": False, "margin": {"t": 85, "r": 20}})

@@ -11,6 +11,7 @@ import polars as pl
 
 from components.figures.base import empty_figure, esc, figure, pct, rgba
 from components.figures.theme import MUTED_COLOR, NEUTRAL, NOTE_SIZE, TEXT_SIZE
+from components.vocabulary import count
 
 #: One colour per relationship and end (Okabe-Ito, colour-blind safe).
 REL_COLORS = {"first": "#0072B2", "deepen": "#0072B2", "new_request": "#E69F00",
@@ -43,8 +44,9 @@ def relationship_flow(links: pl.DataFrame, flow: pl.DataFrame, names: Mapping[st
     labels, hover, colors, xs = [], [], [], []
     for step, cat in nodes:
         if step == "start":
-            labels.append(f"<b>{n_started:,}</b> conversations")
-            hover.append(f"{n_started:,} conversations started")
+            noun = "conversation" if n_started == 1 else "conversations"
+            labels.append(f"<b>{n_started:,}</b> {noun}")
+            hover.append(f"{n_started:,} {noun} started")
         else:
             row = share.get((step, cat), {})
             s, pub = row.get("share"), row.get("published_share")
@@ -75,8 +77,8 @@ def relationship_flow(links: pl.DataFrame, flow: pl.DataFrame, names: Mapping[st
                         xanchor="left" if s == "start" else
                         ("right" if s == "horizon" else "center")) for s in STEP_ORDER]
     return figure(data, dict(
-        title=dict(text=f"{title}<br><sup>shares of the {n_started:,} conversations that "
-                        "started; “paper”: Jin et al. 2026, Fig. 4 (LLM-labelled, full "
+        title=dict(text=f"{title}<br><sup>shares of the {count(n_started, 'conversation')} "
+                        "that started; “paper”: Jin et al. 2026, Fig. 4 (LLM-labelled, full "
                         "release)</sup>"),
         height=height, annotations=annotations, margin=dict(t=120, l=10, r=10, b=10)))
 
@@ -84,7 +86,7 @@ def relationship_flow(links: pl.DataFrame, flow: pl.DataFrame, names: Mapping[st
 def relationship_share_bars(shares: pl.DataFrame, *, source_note: str = "") -> go.Figure:
     """Each relationship's share of all user turns (bars) beside the paper's (hatched)."""
     total = int(shares["n_total"].max() or 0) if shares.height else 0
-    title = f"Relationship of each user turn to the previous one: {total:,} user turns"
+    title = f"Relationship of each user turn to the previous one: {count(total, 'user turn')}"
     if total == 0:
         return empty_figure("No labelled user turns in the selection.", title)
     names = [esc(v) for v in shares["display_name"].to_list()]

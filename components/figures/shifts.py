@@ -313,7 +313,8 @@ def global_map(points: pl.DataFrame, color_by: str = "kind", *,
             marker=dict(size=3 if many else 5, color=colors[cat],
                         opacity=0.45 if many else 0.6, line=dict(width=0)),
             customdata=np.column_stack([rows.astype(np.float32), turns[rows]]),
-            hovertemplate=f"<b>{label}</b> · turn %{{customdata[1]}}<br>"
+            # the name by reference: dataset text in a template would be read as one
+            hovertemplate="<b>%{fullData.name}</b> · turn %{customdata[1]}<br>"
                           "lasso to list texts<extra></extra>"))
     annotations: list[dict] = []
     if arrows is not None and arrows.height:

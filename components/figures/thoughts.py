@@ -27,7 +27,7 @@ from components.figures.theme import (
 )
 from components.published import PUBLISHED_SOURCE
 from components.stats import METHOD
-from components.vocabulary import KIND_NOUNS, KIND_TITLES
+from components.vocabulary import KIND_NOUNS, KIND_TITLES, count
 
 
 def _column(df: pl.DataFrame, name: str) -> list:
@@ -47,8 +47,9 @@ def label_share_bars(dist: pl.DataFrame, kind: str, n_conversations: int,
     total = int(df["n"].sum())
     noun = KIND_NOUNS[kind]
     n_users = int(df["n_users"].max() or 0) if "n_users" in df.columns else 0
-    title = (f"{KIND_TITLES[kind]}: share of {total:,} {noun} in {n_conversations:,} "
-             f"conversations<br><sup>{METHOD} · {n_users:,} users</sup>")
+    title = (f"{KIND_TITLES[kind]}: share of {count(total, noun[:-1], noun)} in "
+             f"{count(n_conversations, 'conversation')}<br><sup>{METHOD} · "
+             f"{count(n_users, 'user')}</sup>")
     if df.is_empty() or total == 0:
         return empty_figure(f"No {noun} in the selection.", title)
     df = df.sort(["share", "label"], nulls_last=False)
@@ -337,11 +338,11 @@ def stage_vs_published(result: Mapping, kind: str, rule_title: str,
                          line=dict(color=color, width=2.5), marker=dict(size=7, color=color),
                          name="this selection" if i == 0 else name, legendgroup="sel",
                          showlegend=(i == 0), xaxis=xref, yaxis=yref,
-                         customdata=[[names[s], a or 0.0, b or 0.0] for s, a, b in
+                         customdata=[[esc(names[s]), a or 0.0, b or 0.0, name] for s, a, b in
                                      zip(x, lo, hi)],
-                         hovertemplate=f"<b>{name}</b> · %{{customdata[0]}}<br>this selection "
-                                       "%{y:.1%} (95% interval %{customdata[1]:.1%}–"
-                                       "%{customdata[2]:.1%})<extra></extra>"))
+                         hovertemplate="<b>%{customdata[3]}</b> · %{customdata[0]}<br>this "
+                                       "selection %{y:.1%} (95% interval %{customdata[1]:.1%}"
+                                       "–%{customdata[2]:.1%})<extra></extra>"))
         pub = published.get(lab)
         if pub:
             top = max(top, *pub)
@@ -353,7 +354,8 @@ def stage_vs_published(result: Mapping, kind: str, rule_title: str,
                 textfont=dict(size=NOTE_SIZE, color="#444444"),
                 name="published (Jin et al. 2026; ~ read off the figure)", legendgroup="pub",
                 showlegend=(i == 0), xaxis=xref, yaxis=yref,
-                hovertemplate=f"<b>{name}</b><br>published %{{y:.0%}}<extra></extra>"))
+                customdata=[name] * len(x),
+                hovertemplate="<b>%{customdata}</b><br>published %{y:.0%}<extra></extra>"))
         annotations.append(dict(text=f"<b>{name}</b>", x=sum(xdom) / 2, y=ydom[1],
                                 xref="paper", yref="paper", xanchor="center",
                                 yanchor="bottom", showarrow=False, font=dict(size=NOTE_SIZE + 1)))
@@ -382,7 +384,8 @@ def transition_title(flow_title: str, n_pairs: int, mode: str, n_conversations: 
             "pairs": "consecutive pairs"}[mode]
     return (f"{flow_title}: {n_pairs:,} {what}"
             + (f" starting in {source_stage}" if source_stage else "")
-            + f"<br><sup>in {n_conversations:,} conversations; stages: {rule_title}</sup>")
+            + f"<br><sup>in {count(n_conversations, 'conversation')}; stages: "
+              f"{rule_title}</sup>")
 
 
 def pair_titles(flow: str) -> tuple[str, str]:

@@ -14,12 +14,13 @@ import html
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import polars as pl
 
 from components.figures.theme import KIND_COLORS, LABEL_COLORS
 from components.links import conversation_url, turn_anchor
-from components.vocabulary import KIND_NAMES
+from components.vocabulary import KIND_NAMES, count
 
 #: Messages longer than this are cut; the rest goes into a "show more" expander.
 COLLAPSE_CHARS = 1500
@@ -217,9 +218,9 @@ def header_html(conv: Mapping[str, Any]) -> str:
             ("Domain / subtopic", topic),
             ("Task summary", esc(conv.get("task_summary"))),
             ("Expectation", esc(conv.get("task_expectation"))),
-            ("Size", f"{int(conv.get('n_messages') or 0)} messages · "
-                     f"{int(conv.get('n_thoughts') or 0)} thoughts · "
-                     f"{int(conv.get('n_dissatisfied') or 0)} dissatisfied reactions")]
+            ("Size", f"{count(conv.get('n_messages') or 0, 'message')} · "
+                     f"{count(conv.get('n_thoughts') or 0, 'thought')} · "
+                     f"{count(conv.get('n_dissatisfied') or 0, 'dissatisfied reaction')}")]
     grid = "".join(f'<div class="tt-k">{k}</div><div>{v}</div>' for k, v in rows)
     demo = "".join(f"<span><i>{esc(k)}:</i> {esc(v)}</span>" for k, v in demographics(conv))
     survey = "" if conv.get("has_survey") else "<span><i>no survey answers</i></span>"
@@ -258,3 +259,65 @@ def snippet(text: str | None, limit: int = 160) -> str:
     """One line of plain text for tables and select boxes."""
     s = " ".join(("" if text is None else str(text)).split())
     return s if len(s) <= limit else s[:limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------- images
+
+#: An inline markdown image ``![alt](url "title")`` (alt with one level of brackets).
+_INLINE_IMAGE = re.compile(
+    r"!\[(?P<alt>(?:[^\[\]\\\n]|\\.|\[[^\]\n]*\])*)\]"
+    r"\(\s*(?P<url><[^>\n]*>|[^\s)]+)(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*\)")
+#: A reference image ``![alt][ref]``, ``![alt][]`` or ``![ref]``.
+_REF_IMAGE = re.compile(r"!\[(?P<alt>[^\]\n]*)\](?:\[(?P<ref>[^\]\n]*)\])?")
+#: A link reference definition ``[ref]: url "title"``.
+_REF_DEF = re.compile(r"^ {0,3}\[(?P<ref>[^\]\n]+)\]:\s*(?P<url><[^>\n]*>|\S+)", re.M)
+#: Code: a fenced block or an inline code span (left exactly as written).
+_CODE = re.compile(r"(^ {0,3}(`{3,}|~{3,})[^\n]*\n.*?(?:^ {0,3}\2[ \t]*$|\Z)|`+[^`\n]*`+)",
+                   re.S | re.M)
+
+
+def _host(url: str) -> str:
+    url = url.strip().strip("<>")
+    if url.lower().startswith("data:"):
+        return "an embedded data URL"
+    try:
+        host = urlsplit(url).hostname if "//" in url else None
+    except ValueError:  # a malformed URL (an unclosed IPv6 bracket): name what is there
+        host = None
+    return host or (url[:40] or "?")
+
+
+def guard_images(markdown: str | None) -> tuple[str, list[str]]:
+    """Markdown whose images do not load: each image becomes a placeholder naming the host
+    it would come from (a tracking pixel in the data must not reach the reader's browser
+    unasked), and every remaining ``![`` is escaped so no other image syntax can form.
+    Code blocks and spans are left as written.
+
+    Returns:
+        (the guarded markdown, the hosts of the images it held, each once, in order).
+    """
+    text = "" if markdown is None else str(markdown)
+    refs = {m["ref"].strip().lower(): m["url"] for m in _REF_DEF.finditer(text)}
+    hosts: list[str] = []
+
+    def placeholder(alt: str, url: str | None) -> str:
+        host = _host(url) if url else "an unresolved reference"
+        if host not in hosts:
+            hosts.append(host)
+        words = " ".join(alt.split())[:60].replace("[", "(").replace("]", ")")
+        label = f"“{words}” " if words else ""
+        return f"\\[image {label}from {host}: not loaded\\]"
+
+    def guard(part: str) -> str:
+        part = _INLINE_IMAGE.sub(lambda m: placeholder(m["alt"], m["url"]), part)
+        part = _REF_IMAGE.sub(lambda m: placeholder(
+            m["alt"], refs.get((m["ref"] or m["alt"] or "").strip().lower())), part)
+        return part.replace("![", "!\\[")
+
+    out, pos = [], 0
+    for m in _CODE.finditer(text):
+        out.append(guard(text[pos:m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(guard(text[pos:]))
+    return "".join(out), hosts

@@ -123,8 +123,10 @@ def list_view(rows: pl.DataFrame, hits: tuple[int, ...] | None = None) -> pl.Dat
              for d, s in zip(rows["domain"].to_list(), rows["subtopic"].to_list())]
     view = rows.rename(LIST_VIEW_NAMES).with_columns(
         pl.Series("domain / subtopic", topic, dtype=pl.Utf8))
-    columns = ["conversation", "model", "domain / subtopic", "messages", "thoughts",
-               "dissatisfied", "task summary"]
+    # the summary second: at laptop widths the columns past the container scroll out of
+    # view, and the summary is what a reader scans (the counts are short)
+    columns = ["conversation", "task summary", "model", "domain / subtopic", "messages",
+               "thoughts", "dissatisfied"]
     if hits is not None:
         view = view.with_columns(pl.Series("hits", list(hits), dtype=pl.Int64))
         columns.append("hits")

@@ -74,3 +74,32 @@ def stage_runs(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                                     "finished_at": pl.Datetime, "summary": pl.Utf8})
     return frame(con, "SELECT stage, seconds, finished_at, summary FROM stage_runs "
                       "ORDER BY finished_at")
+
+
+def _code(value: object) -> str:
+    """A value as a markdown code span (a path may hold backticks)."""
+    return "`" + str(value).replace("`", "'") + "`"
+
+
+def provenance_markdown(prov: dict) -> str:
+    """Where the data came from, as the Overview's list: the source (its file only when it
+    is not the source itself), checksum, when and by what it was ingested, and how every
+    line was accounted for."""
+    from components.vocabulary import count
+
+    src, src_file = prov.get("source"), prov.get("source_file")
+    where = f"{_code(src)} ({prov.get('source_kind')})"
+    same = src_file is None or str(src_file) == str(src) or \
+        str(src_file).endswith(str(src).lstrip("./~"))
+    if not same:
+        where += f", file {_code(src_file)}"
+    return (
+        f"- **Source:** {where}\n"
+        f"- **SHA-256 of the input:** {_code(prov.get('input_sha256'))}\n"
+        f"- **Ingested:** {prov.get('ingested_at')} by ThoughtTrace Explorer "
+        f"{prov.get('tool_version')}\n"
+        f"- **Lines read:** {int(prov.get('lines_in') or 0):,} — stored "
+        f"{count(prov.get('records_stored') or 0, 'conversation')}, skipped "
+        f"{int(prov.get('records_skipped') or 0):,}, blank {int(prov.get('blank_lines') or 0):,};"
+        f" {count(prov.get('n_errors') or 0, 'error')}, "
+        f"{count(prov.get('n_warnings') or 0, 'warning')}")

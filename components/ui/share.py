@@ -1,5 +1,6 @@
 """"Copy link to this view" and "Cite this dataset" (streamlit glue), drawn at the end of
-the sidebar on every page.
+the sidebar on every page, after the page has run (so the link holds the view the page
+left, its open conversation included).
 
 The URL already carries the view (page path + filters and page parameters as query
 parameters), so the link is the current URL: ``st.context.url`` (scheme, host, port and

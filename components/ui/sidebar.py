@@ -24,8 +24,9 @@ from components.filters import (
     seq_name,
 )
 from components.queries import core
-from components.ui import share, state
+from components.ui import state
 from components.ui.share import url_params
+from components.vocabulary import count
 
 FACET_TITLES = {
     "domains": "Domain", "subtopics": "Subtopic", "models": "Model", "providers": "Provider",
@@ -142,7 +143,7 @@ def render() -> Filters:
     for notice in st.session_state.get("_url_notices", []):
         sb.caption(f":material/info: Link: {notice}")
     n_all = state.query(core.count_conversations, current)
-    sb.markdown(f"**{n_all:,}** conversations match")
+    sb.markdown(f"**{n_all:,}** {'conversation matches' if n_all == 1 else 'conversations match'}")
     sb.button("Reset filters", on_click=_reset, args=(bounds,), width="stretch",
               disabled=current.is_empty, icon=":material/restart_alt:")
 
@@ -204,9 +205,10 @@ def render() -> Filters:
         st.selectbox("Later in the same conversation (B)", codes,
                      key=_widget_key("seq_then"), format_func=seq_label("then"))
         if current.seq_first and current.seq_then:
-            st.caption(f"{state.query(core.count_conversations, current):,} conversations "
-                       "have A, then B later (any distance). The transcript marks the pair "
-                       "and opens at it.")
+            n_seq = state.query(core.count_conversations, current)
+            st.caption(f"{count(n_seq, 'conversation')} {'has' if n_seq == 1 else 'have'} "
+                       "A, then B later (any distance). The transcript marks the pair and "
+                       "opens at it.")
     with sb.expander("Participants", expanded=any(getattr(current, n) for n in DEMOGRAPHIC)
                      or bool(current.users)):
         for name in DEMOGRAPHIC:
@@ -223,7 +225,6 @@ def render() -> Filters:
     filters = _from_widgets(bounds, known_users)
     st.session_state["filters"] = filters
     write_url(filters)
-    share.render()
     return filters
 
 

@@ -13,6 +13,7 @@ import json
 import re
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import duckdb
 import pytest
@@ -106,9 +107,10 @@ PAGES = [
     ("hostile", "/browser?conv={hostile}", "Conversations", ".tt-head"),
     ("hostile_keyword", "/browser?conv={hostile}&q=alert", "Conversations", "mark.tt-hit"),
 ]
-#: Expected on the hostile pages only: the payload's markdown image
-#: ![img](http://127.0.0.1/x.png) is requested and refused (nothing listens on port 80).
-#: Dataset markdown may load remote images, as markdown does; nothing else may happen.
+#: Allowed on the hostile pages only: the payload's markdown image
+#: ![img](http://127.0.0.1/x.png), were it requested, would be refused (nothing listens on
+#: port 80). Images in dataset markdown load only when the reader clicks for them, so
+#: this walk never asks for it; nothing else may happen.
 HOSTILE_EXPECTED = [r"^Failed to load resource: net::ERR_CONNECTION_REFUSED "
                     r"\[http://127\.0\.0\.1/x\.png\]$"]
 
@@ -129,6 +131,8 @@ def test_every_page_renders_without_console_errors(server, chromium):
         if m.type == "error" else None)
     page.on("pageerror", lambda e: console.append((current["name"], "pageerror", str(e))))
     page.on("dialog", lambda d: (dialogs.append((current["name"], d.message)), d.dismiss()))
+    requests: list[tuple[str, str]] = []  # (page, url): every request the browser makes
+    page.on("request", lambda r: requests.append((current["name"], r.url)))
     # a fresh server runs its first session before st.navigation exists: open the app once
     # so the router is active
     page.goto(server["url"] + "/")
@@ -170,6 +174,13 @@ def test_every_page_renders_without_console_errors(server, chromium):
             expect(page.locator(".gtitle", has_text="Semantic shift")).to_have_count(0)
             page.screenshot(path=str(SHOTS / "shifts_map.png"))
     assert dialogs == []  # no payload ever ran
+    # no request leaves the app: no font CDN for the page icon, no remote image from the
+    # data, no telemetry (data: and blob: URLs are the page's own)
+    app_host = urlparse(server["url"]).netloc
+    outside = [(name, url) for name, url in requests
+               if not url.startswith(("data:", "blob:")) and urlparse(url).netloc != app_host]
+    assert outside == []
+    assert page.locator("text=Deploy").count() == 0  # the toolbar has no Deploy button
     bad = [c for c in console if not any(re.search(h, c[2]) for h in HARMLESS) and not (
         c[0].startswith("hostile") and any(re.search(h, c[2]) for h in HOSTILE_EXPECTED))]
     assert bad == [], bad

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import polars as pl
+import pytest
 
 from components.figures import transcript as tx
 from components.figures.theme import LABEL_COLORS
@@ -98,7 +99,7 @@ def _conv(**changes) -> dict:
 def test_header_shows_the_participant():
     head = tx.header_html(_conv())
     assert "<h4>user1_x</h4>" in head and "GPT-5.4" in head and "(OpenAI)" in head
-    assert "4 messages · 4 thoughts · 1 dissatisfied reactions" in head
+    assert "4 messages · 4 thoughts · 1 dissatisfied reaction<" in head  # singular
     assert "Undergraduate" in head and "5 of 5" in head and "18-24" in head
     assert "no survey answers" not in head
 
@@ -171,3 +172,29 @@ def test_link_table_names_kinds_and_labels_and_links_the_turn():
 def test_snippet_is_one_line():
     assert tx.snippet("a\n b\t c") == "a b c" and tx.snippet(None) == ""
     assert tx.snippet("y" * 200, 10) == "y" * 9 + "…"
+
+
+# --------------------------------------------------------------------------- images
+
+@pytest.mark.parametrize("markdown, host", [
+    ("see ![px](http://evil.example/p.gif) now", "evil.example"),
+    ('![a [b] c](<http://x.io/a b.png> "title")', "x.io"),
+    ("![logo][L]\n\n[L]: https://cdn.io/l.png", "cdn.io"),
+    ("![L]\n\n[l]: https://cdn.io/l.png", "cdn.io"),            # shortcut, case-insensitive
+    ("![x](data:image/png;base64,AAAA)", "an embedded data URL"),
+    ("![](http://[::1/bad)", "http://[::1/bad"),                  # malformed: named as is
+])
+def test_images_become_placeholders_naming_their_host(markdown, host):
+    guarded, hosts = tx.guard_images(markdown)
+    assert hosts == [host]
+    assert f"from {host}: not loaded" in guarded
+    assert "![" not in guarded          # no image syntax survives
+
+
+def test_code_keeps_its_images_as_written_and_stray_bangs_are_escaped():
+    md = "`![a](http://c.io/x)`\n```\n![b](http://c.io/y)\n```\n![c](http://r.io/z) !!["
+    guarded, hosts = tx.guard_images(md)
+    assert "`![a](http://c.io/x)`" in guarded and "\n![b](http://c.io/y)\n" in guarded
+    assert hosts == ["r.io"] and guarded.endswith("!!\\[")
+    assert tx.guard_images("no images here") == ("no images here", [])
+    assert tx.guard_images(None) == ("", [])

@@ -314,3 +314,48 @@ def test_export_buttons_are_on_the_page(small_db, monkeypatch):
     at = open_page(small_db, monkeypatch)
     labels = [b.proto.label for b in at.get("download_button")]
     assert any("JSONL" in label for label in labels) and any("CSV" in label for label in labels)
+
+
+# ------------------------------------------------------------------ #13: links and images
+
+
+@pytest.fixture(scope="module")
+def image_db(tmp_path_factory):
+    """Three conversations; the first answer holds a remote image (a tracking pixel)."""
+    from precompute import pipeline
+    from precompute.config import Settings
+    from tests.corpus import conversation, write_jsonl
+
+    d = tmp_path_factory.mktemp("images")
+    recs = [conversation(f"user{i}_task1_conversation1",
+                         [(f"question {i}", ["task_motivation"]),
+                          ("here ![px](http://pixel.invalid/p.gif) it is" if i == 0
+                           else "an answer", [])]) for i in range(3)]
+    db = d / "img.duckdb"
+    pipeline.build(Settings(source=str(write_jsonl(d / "img.jsonl", recs)), db=db,
+                            progress=False), only=("ingest",), log=lambda _: None)
+    return db
+
+
+def test_a_remote_image_is_a_placeholder_until_asked(image_db, monkeypatch):
+    at = open_app(image_db, monkeypatch, "conversations", conv="user0_task1_conversation1")
+    shown = " ".join(m.value for m in at.markdown)
+    assert "from pixel.invalid: not loaded" in shown and "](http://pixel.invalid" not in shown
+    button = next(b for b in at.button if "pixel.invalid" in b.label)
+    button.click().run()
+    shown = " ".join(m.value for m in at.markdown)
+    assert "![px](http://pixel.invalid/p.gif)" in shown
+    assert not any("pixel.invalid" in b.label for b in at.button)
+
+
+@pytest.mark.parametrize("page, expected", [
+    ("-5", "ignored page='-5'"), ("abc", "ignored page='abc'"),
+    ("40", "page 40 is past the last page of this list (1)")])
+def test_a_bad_page_in_the_link_gets_a_notice(image_db, monkeypatch, page, expected):
+    at = open_app(image_db, monkeypatch, "conversations", params={"page": page})
+    assert any(expected in i.value for i in at.info), [i.value for i in at.info]
+
+
+def test_an_unknown_sort_in_the_link_gets_a_notice(image_db, monkeypatch):
+    at = open_app(image_db, monkeypatch, "conversations", sort="-nonsense")
+    assert any("ignored sort='-nonsense'" in i.value for i in at.info)

@@ -145,8 +145,8 @@ def test_rows_for_keeps_the_order_and_list_view_names_the_columns(con):
     rows = browse.rows_for(con, ids)
     assert rows["conv_id"].to_list() == list(ids)
     view = browse.list_view(rows)
-    assert view.columns == ["conversation", "model", "domain / subtopic", "messages",
-                            "thoughts", "dissatisfied", "task summary"]
+    assert view.columns == ["conversation", "task summary", "model", "domain / subtopic",
+                            "messages", "thoughts", "dissatisfied"]
     assert view["messages"].to_list() == [6, 4]
     assert view["domain / subtopic"].to_list() == ["—", "—"]  # no topics stage
     with_hits = browse.list_view(rows, (1, 2))
