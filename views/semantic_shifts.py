@@ -140,7 +140,11 @@ def global_map() -> None:
                "the toolbar) to list them below."
                + (" Cluster colours: reasons and reactions by their own HDBSCAN cluster, user "
                   "messages by their conversation's task cluster." if color_by == "cluster"
-                  else ""))
+                  else "")
+               + (f" Outliers: the {sv.OUTLIER_TOP:.0%} of each space's items (tasks, reasons, "
+                  "reactions) with the highest GLOSH outlier score from HDBSCAN — items far "
+                  "from the dense core of any cluster; user messages take their "
+                  "conversation's task." if color_by == "outlier" else ""))
 
     ids = sv.picked_items(data["points"], sel.selection.points if sel else [])
     if ids:

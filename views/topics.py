@@ -7,6 +7,7 @@ import streamlit as st
 
 from components import published
 from components.figures import catalogue
+from components.queries import core
 from components.queries import topics as tv
 from components.ui import charts, notices, sidebar, state
 
@@ -46,6 +47,19 @@ else:
                "conversation can count in several subtopics and domains. Published domain "
                f"shares (multi-label, full release): {published.domain_shares_text()}.")
 
+certainty = state.query(tv.topic_certainty, filters)
+n_uncertain = int(certainty["uncertain"].sum())
+n_assigned = int(certainty["conversations"].sum())
+threshold = state.query(core.meta).get("topic_margin_threshold", "?")
+st.markdown(f"**Uncertain assignments: {n_uncertain:,} of {n_assigned:,} conversations** — "
+            f"their best domain's score beat the runner-up's by less than {threshold}. "
+            "Leave them out with *Only confident topics* in "
+            "the sidebar; the Conversations list marks them.")
+with st.expander("Uncertain assignments per domain"):
+    st.dataframe(certainty, hide_index=True, width="stretch", column_config={
+        "share_uncertain": st.column_config.ProgressColumn("share uncertain", format="percent",
+                                                           min_value=0, max_value=1)})
+
 # ---------------------------------------------------------------------------- clusters
 st.subheader("Emergent clusters")
 if not avail["clusters"]:
@@ -56,9 +70,11 @@ else:
                      format_func=lambda k: tv.SPACES[k])
     clusters = state.query(tv.cluster_summary, filters, space)
     charts.show(catalogue.CLUSTERS, filters, name=f"clusters-{space}", space=space)
-    st.caption("HDBSCAN on a 5-D UMAP of the embeddings (fitted by the build); names are "
-               "each cluster's top c-TF-IDF words. Noise — items no cluster claims — is its "
-               "own grey bar.")
+    st.caption("HDBSCAN (the hdbscan package) on a 5-D UMAP of the embeddings, fitted by the "
+               "build; each cluster is named by three key phrases from its texts, chosen to "
+               "be close to the cluster's centre and unlike each other. Noise — items no "
+               "cluster claims — is its own grey bar. The global map (Semantic shifts) can "
+               "show each item's GLOSH outlier score.")
     with st.expander(f"All {clusters.height:,} clusters of this space with keywords"):
         st.dataframe(clusters.drop("is_noise").rename({
             "size": "size (all data)", "n": "in the selection"}), hide_index=True,

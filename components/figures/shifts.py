@@ -250,6 +250,10 @@ def category_colors(color_by: str, categories: Sequence[str]) -> dict[str, str]:
     for c in categories:
         if c in fixed:
             out[c] = fixed[c]
+        elif color_by == "outlier" and str(c).startswith("outlier"):
+            out[c] = "#D55E00"   # vermillion over the rest (Okabe-Ito)
+        elif color_by == "outlier" and str(c) == "in a cluster":
+            out[c] = "#56B4E9"
         elif c in ("(none)", "other", "(no domain)") or "noise" in str(c):
             out[c] = GREY
         else:

@@ -213,6 +213,10 @@ def header_html(conv: Mapping[str, Any]) -> str:
     """The conversation header: id, model, domain/subtopic, task, expectation, participant."""
     topic = " / ".join(esc(v) for v in (conv.get("domain"), conv.get("subtopic"))
                        if v is not None) or MISSING
+    if conv.get("topic_uncertain"):
+        margin = conv.get("topic_margin")
+        topic += (" <span class='tt-k'>(uncertain: the runner-up domain is within "
+                  + (f"{float(margin):.3f}" if margin is not None else "the margin") + ")</span>")
     rows = [("Model", f"{esc(conv.get('model_name'))} "
                       f"<span class='tt-k'>({esc(conv.get('model_provider'))})</span>"),
             ("Domain / subtopic", topic),

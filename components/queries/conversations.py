@@ -103,7 +103,7 @@ def matches(con: duckdb.DuckDBPyConnection, filters: Filters, keyword: str = "",
 
 def rows_for(con: duckdb.DuckDBPyConnection, ids: tuple[str, ...]) -> pl.DataFrame:
     """The list columns (without hits) of the conversations ``ids``, in that order."""
-    cols = [c for c in LIST_COLUMNS if c != "hits"]
+    cols = [c for c in LIST_COLUMNS if c != "hits"] + ["topic_uncertain"]
     return frame(con,
                  f"SELECT {', '.join('c.' + c for c in cols)} FROM conversations c "
                  "JOIN (SELECT unnest(?::VARCHAR[]) AS conv_id, "
@@ -119,8 +119,11 @@ LIST_VIEW_NAMES = {"conv_id": "conversation", "model_name": "model",
 def list_view(rows: pl.DataFrame, hits: tuple[int, ...] | None = None) -> pl.DataFrame:
     """The list as shown: friendly column names, domain / subtopic joined, and the hit
     counts (one per row, only with a keyword) as the last column."""
-    topic = [" / ".join(v for v in (d, s) if isinstance(v, str)) or "—"
-             for d, s in zip(rows["domain"].to_list(), rows["subtopic"].to_list())]
+    unsure = (rows["topic_uncertain"].to_list() if "topic_uncertain" in rows.columns
+              else [None] * rows.height)
+    topic = [(" / ".join(v for v in (d, s) if isinstance(v, str)) or "—")
+             + (" (uncertain)" if u else "")
+             for d, s, u in zip(rows["domain"].to_list(), rows["subtopic"].to_list(), unsure)]
     view = rows.rename(LIST_VIEW_NAMES).with_columns(
         pl.Series("domain / subtopic", topic, dtype=pl.Utf8))
     # the summary second: at laptop widths the columns past the container scroll out of

@@ -29,7 +29,11 @@ from components.vocabulary import PAIR_TITLES, PAIR_TYPES
 from precompute import shifts as sh
 
 COLOR_BY = {"kind": "Kind", "label": "Thought label", "domain": "Domain", "model": "Model",
-            "cluster": "Cluster (HDBSCAN)"}
+            "cluster": "Cluster (HDBSCAN)", "outlier": "Outliers (GLOSH)"}
+#: An item is an outlier when its GLOSH score is in the top share of its cluster space.
+OUTLIER_TOP = 0.10
+OUTLIER_NAMES = {"outlier": f"outlier (top {OUTLIER_TOP:.0%} GLOSH score in its space)",
+                 "clustered": "in a cluster", "noise": "noise (no cluster)"}
 #: The kinds of item on the map, in display order.
 MAP_KINDS = ("user_message", "reason", "reaction")
 
@@ -480,9 +484,14 @@ def metrics(con: duckdb.DuckDBPyConnection, filters: Filters,
 # --------------------------------------------------------------------------- global map
 
 def color_options(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
-    """The colour-by choices this DB supports (cluster only with the clusters tables)."""
+    """The colour-by choices this DB supports (cluster only with the clusters tables,
+    outliers only when they hold GLOSH scores)."""
     avail = availability(con)
-    return tuple(k for k in COLOR_BY if k != "cluster" or avail["clusters"])
+    scored = avail["clusters"] and "outlier_score" in {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = "
+        "'cluster_members'").fetchall()}
+    return tuple(k for k in COLOR_BY if (k != "cluster" or avail["clusters"])
+                 and (k != "outlier" or scored))
 
 
 def map_points(con: duckdb.DuckDBPyConnection, filters: Filters, color_by: str = "kind",
@@ -500,15 +509,23 @@ def map_points(con: duckdb.DuckDBPyConnection, filters: Filters, color_by: str =
     where, params = filters.where("c")
     color_sql = {"kind": "m.kind", "label": "coalesce(m.label, 'user_message')",
                  "domain": "coalesce(c.domain, '(no domain)')",
-                 "model": "c.model_name", "cluster": "cl.space || ' · ' || cl.name"}[color_by]
+                 "model": "c.model_name", "cluster": "cl.space || ' · ' || cl.name",
+                 "outlier": (f"CASE WHEN cm.outlier_score >= oq.q THEN "
+                             f"'{OUTLIER_NAMES['outlier']}' WHEN cm.cluster_id = -1 THEN "
+                             f"'{OUTLIER_NAMES['noise']}' WHEN cm.cluster_id IS NOT NULL "
+                             f"THEN '{OUTLIER_NAMES['clustered']}' END")}[color_by]
     join = ""
-    if color_by == "cluster":
+    if color_by in ("cluster", "outlier"):
         join = """
         LEFT JOIN cluster_members cm
           ON cm.space = CASE m.kind WHEN 'user_message' THEN 'task' ELSE m.kind END
          AND cm.item_id = CASE m.kind WHEN 'user_message' THEN 'c:' || m.conv_id
                                       ELSE m.item_id END
         LEFT JOIN clusters cl ON cl.space = cm.space AND cl.cluster_id = cm.cluster_id"""
+    if color_by == "outlier":
+        join += f"""
+        LEFT JOIN (SELECT space, quantile_cont(outlier_score, {1 - OUTLIER_TOP}) AS q
+                   FROM cluster_members GROUP BY space) oq ON oq.space = cm.space"""
     df = frame(con, f"""
         SELECT m.item_id, m.kind, m.label, m.conv_id, m.turn::BIGINT AS turn, m.x, m.y,
                coalesce({color_sql}, '(none)') AS color

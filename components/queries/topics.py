@@ -251,3 +251,18 @@ def label_matrices(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str
     counts = domain_label_counts(con, filters)
     domains = domain_order(con)
     return {kind: label_matrix(counts, kind, domains) for kind in ("reason", "reaction")}
+
+
+def topic_certainty(con: duckdb.DuckDBPyConnection, filters: Filters) -> pl.DataFrame:
+    """Per primary domain of the filtered conversations: conversations, how many of them
+    are `topic_uncertain` (the runner-up domain scored within the margin) and that share;
+    the threshold is ``meta.topic_margin_threshold``. Domains in taxonomy order."""
+    where, params = filters.where("c")
+    return frame(con, f"""
+        SELECT coalesce(c.domain, '{NO_DOMAIN}') AS domain, count(*)::BIGINT AS conversations,
+               count(*) FILTER (WHERE c.topic_uncertain)::BIGINT AS uncertain,
+               count(*) FILTER (WHERE c.topic_uncertain) / count(*) AS share_uncertain
+        FROM conversations c
+        LEFT JOIN (SELECT domain, min(domain_order) AS o FROM topic_taxonomy GROUP BY 1) t
+          ON t.domain = c.domain
+        WHERE {where} GROUP BY 1 ORDER BY min(coalesce(t.o, 999)), 1""", params)
