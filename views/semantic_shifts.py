@@ -5,6 +5,7 @@ per pair type beside the published values, and the global map of every user mess
 thought (colour by kind, label, domain, model or cluster; lasso to list items), on two
 tabs bound to the URL."""
 
+import polars as pl
 import streamlit as st
 
 from components import links, published
@@ -33,6 +34,8 @@ totals = notices.subset_totals(filters, "so there are no pairs to show")
 # only the open one runs and is drawn, so the centred gaps do not wait for the map's
 # WebGL set-up (about a second in a browser without a GPU) and vice versa.
 VIEWS = ("Centred gaps", "Global map")
+SEMANTIC_TOP = (20, 50, 100, 200, 500)
+ss = st.session_state
 MAX_CONV_OPTIONS = 1000  # a longer list makes every rerun slow; other ids can be typed
 gaps_tab, map_tab = st.tabs(VIEWS, key="view", bind="query-params")
 
@@ -111,6 +114,47 @@ def centred_gaps() -> None:
                "note says why).")
 
 
+def search_hits() -> tuple[tuple[tuple[str, tuple[str, ...]], ...], list[str]]:
+    """The search boxes of the map: ``(name, item ids)`` per search to highlight, and a
+    caption per search (how many hits, how they were found)."""
+    c1, c2, c3 = st.columns([3, 3, 1])
+    c1.text_input("Highlight keyword hits", key="q", bind="query-params",
+                  placeholder="e.g. too long", icon=":material/search:",
+                  help="Case-insensitive substring of a user message, reason or reaction "
+                       "(the Conversations page's keyword search).")
+    c2.text_input("Highlight semantic hits", key="sq", bind="query-params",
+                  placeholder="e.g. the answer ignored my constraints",
+                  icon=":material/psychology_alt:",
+                  help="The user messages and thoughts nearest in meaning to your query "
+                       "(cosine similarity of embeddings), within the filters.")
+    top = c3.selectbox("Semantic top", SEMANTIC_TOP, index=1, key="sk",
+                       bind="query-params", help="How many semantic hits to highlight.")
+    keyword = (ss.get("q") or "").strip()
+    semantic = (ss.get("sq") or "").strip()[:500]
+    hits, notes = [], []
+    if keyword:
+        found = state.query(sv.keyword_map_hits, filters, keyword)
+        hits.append((f"keyword “{keyword[:60]}”", found["item_ids"]))
+        more = (f"; the first {sv.MAX_HIGHLIGHT:,} by id are highlighted"
+                if found["total"] > sv.MAX_HIGHLIGHT else "")
+        notes.append(f":material/search: Keyword “{keyword[:60]}”: {found['total']:,} user "
+                     f"messages and thoughts in the filtered conversations contain it "
+                     f"(case-insensitive){more}. Black circles.")
+    if semantic:
+        found, why = state.semantic_hits(semantic, filters, int(top or SEMANTIC_TOP[1]))
+        if found is None:
+            st.warning(why, icon=":material/info:")
+        else:
+            ids = tuple(found["item_id"].to_list())
+            hits.append((f"semantic “{semantic[:60]}” top {len(ids)}", ids))
+            worst = f", similarity ≥ {found['score'].min():.3f}" if found.height else ""
+            notes.append(f":material/psychology_alt: Semantic “{semantic[:60]}”: the "
+                         f"{len(ids):,} user messages and thoughts nearest in meaning within "
+                         f"the filters (cosine similarity of the stored embeddings{worst})."
+                         " Black diamonds.")
+    return tuple(hits), notes
+
+
 def global_map() -> None:
     """Every user message and thought on the map; a lasso lists the selected items."""
     options = state.query(sv.color_options)
@@ -130,10 +174,13 @@ def global_map() -> None:
         st.caption(f":material/info: `{conv[:80].replace('`', '')}` is not among the filtered "
                    "conversations with reasons: no arrows drawn.")
         conv = ""
+    hits, hit_notes = search_hits()
     data = state.query(sv.map_points, filters, color_by)
     sel, _ = charts.show(catalogue.GLOBAL_MAP, filters, on_select="rerun",
                          selection_mode=("box", "lasso"), color_by=color_by,
-                         arrows_for=conv or "")
+                         arrows_for=conv or "", hits=hits)
+    for note in hit_notes:
+        st.caption(note)
     kinds = ", ".join(f"{data['by_kind'].get(k, 0):,} {KIND_NOUNS[k]}"
                       for k in sv.MAP_KINDS)
     st.caption(f"{kinds}. Lasso or box-select points (the map opens in lasso mode; zoom from "
@@ -146,7 +193,9 @@ def global_map() -> None:
                   "from the dense core of any cluster; user messages take their "
                   "conversation's task." if color_by == "outlier" else ""))
 
-    ids = sv.picked_items(data["points"], sel.selection.points if sel else [])
+    hit_frame = (pl.concat([state.query(sv.map_positions, ids) for _, ids in hits])
+                 if hits else None)
+    ids = sv.picked_items(data["points"], sel.selection.points if sel else [], hit_frame)
     if ids:
         texts = state.query(sv.item_texts, ids[:sv.MAX_LISTED])
         st.markdown(f"**{len(ids):,} selected**" + (f" (listing the first {sv.MAX_LISTED})"

@@ -18,14 +18,17 @@ import plotly.graph_objects as go
 import polars as pl
 
 from components import published
+from components.figures import next_steps as fns
 from components.figures import overview as fo
 from components.figures import participants as fp
 from components.figures import relationships as frl
 from components.figures import shifts as fs
 from components.figures import thoughts as ft
 from components.figures import topics as ftp
+from components.figures.base import esc
 from components.filters import Filters
 from components.queries import core
+from components.queries import next_steps as qns
 from components.queries import overview as qo
 from components.queries import participants as qp
 from components.queries import relationships as qrl
@@ -326,15 +329,37 @@ def _shift_panels(source: Source, filters: Filters, max_points: int = qs.MAX_PAN
     return Drawn(fig, _n(sum(panels["n"].values()), "pairs"), rings)
 
 
+def map_hits(source: Source, hits: tuple[tuple[str, tuple[str, ...]], ...]
+             ) -> list[tuple[str, pl.DataFrame]]:
+    """``(name, map positions)`` of each highlighted search on the global map."""
+    return [(name, source.query(qs.map_positions, tuple(ids))) for name, ids in hits]
+
+
 def _global_map(source: Source, filters: Filters, color_by: str = "kind",
-                arrows_for: str = "") -> Drawn:
+                arrows_for: str = "",
+                hits: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> Drawn:
+    """The map; ``hits``: ``(name, item ids)`` of each search whose hits are highlighted
+    (named in the title; the data gains a ``hit`` column naming the search)."""
     data = source.query(qs.map_points, filters, color_by)
     arrows = source.query(qs.conversation_arrows, arrows_for) if arrows_for else None
+    found = map_hits(source, hits)
     fig = fs.global_map(data["points"], color_by, names=item_names(_display(source)),
-                        total=data["total"], arrows=arrows, arrows_title=arrows_for)
-    return Drawn(fig, _n(data["total"], "points"),
-                 data["points"].select("item_id", "kind", "label", "conv_id", "turn", "x",
-                                       "y", "color"))
+                        total=data["total"], arrows=arrows, arrows_title=arrows_for,
+                        hits=found)
+    cols = ("item_id", "kind", "label", "conv_id", "turn", "x", "y")
+    table = data["points"].select(*cols, "color")
+    if found:
+        marks = pl.concat([f.select("item_id", pl.lit(name).alias("hit"))
+                           for name, f in found]).unique("item_id", keep="first")
+        extra = pl.concat([f.select(*cols) for _, f in found]).unique("item_id",
+                                                                      keep="first")
+        extra = extra.join(table.select("item_id"), on="item_id", how="anti").with_columns(
+            color=pl.lit(None, dtype=pl.Utf8))
+        table = pl.concat([table, extra]).join(marks, on="item_id", how="left")
+        fig.update_layout(title_text=fig.layout.title.text + "<br><sup>highlighted: "
+                          + esc("; ".join(f"{name} ({f.height:,} on the map)"
+                                          for name, f in found)) + "</sup>")
+    return Drawn(fig, _n(data["total"], "points"), table)
 
 
 def _selection_labels(source: Source, filters: Filters, color_by: str = "kind",
@@ -353,10 +378,67 @@ SELECTION_LABELS = Entry("selected-map-items-labels", "Labels of the selected ma
                          _selection_labels, ("shifts",))
 
 
+# --------------------------------------------------------------------------- next steps
+
+def _next_steps_flow(source: Source, filters: Filters) -> Drawn:
+    rows = source.query(qns.dissatisfaction_next, filters)
+    links = qns.flow_links(rows)
+    fig = fns.next_steps_sankey(links, _display(source), qns.NEXT_NAMES, rows.height)
+    return Drawn(fig, _n(rows.height, "dissatisfaction reactions"), links)
+
+
+def _voicing_threshold(source: Source, filters: Filters) -> Drawn:
+    pairs = source.query(qns.similarity_pairs, filters)
+    threshold = source.query(qns.voicing_threshold)
+    fig = fns.similarity_histogram(pairs, threshold)
+    return Drawn(fig, _n(pairs.height, "reaction-message pairs"),
+                 pairs.select("conv_id", "turn", "other_turn", "pair", "similarity"
+                              ).with_columns(tau=pl.lit(threshold["tau"], pl.Float64)))
+
+
+def _unvoiced(source: Source, filters: Filters, by: str = "stage", measure: str = "voiced",
+              include_ends: bool = True) -> Drawn:
+    rows = source.query(qns.dissatisfaction_next, filters)
+    shares = qns.unvoiced_shares(rows, by, measure, include_ends)
+    fig = fns.unvoiced_dots(shares, qns.GROUPINGS[by].title, qns.MEASURES[measure].title,
+                            include_ends=include_ends, display=_display(source))
+    return Drawn(fig, _n(int(shares["n"][0]) if shares.height else 0,
+                         "dissatisfaction reactions"), shares)
+
+
+def _voicing_ratio(source: Source, filters: Filters, include_ends: bool = True) -> Drawn:
+    rows = source.query(qns.dissatisfaction_next, filters)
+    table = qns.ratio_rows(rows, include_ends)
+    fig = fns.ratio_dots(table, include_ends=include_ends)
+    return Drawn(fig, _n(int(table["n"].max() or 0), "dissatisfaction reactions"), table)
+
+
+def _timing(source: Source, filters: Filters, measure: str = "response") -> Drawn:
+    summary = source.query(qns.timing, filters, measure)
+    info = qns.TIMINGS[measure]
+    fig = fns.timing_figure(summary, info.title, info.group_title, _display(source),
+                            thought=info.kind)
+    return Drawn(fig, _n(summary["totals"]["all"], "gaps"),
+                 summary["groups"].with_columns(measure=pl.lit(measure),
+                                                cap_s=pl.lit(summary["cap_s"])))
+
+
+NEXT_STEPS_FLOW = Entry("dissatisfaction-next-steps", "After a dissatisfaction",
+                        _next_steps_flow, ("relationships",))
+VOICING_THRESHOLD = Entry("voicing-threshold", "Does the next message voice it?",
+                          _voicing_threshold, ("relationships",))
+UNVOICED = Entry("unvoiced-dissatisfaction", "Unvoiced dissatisfaction", _unvoiced,
+                 ("relationships",))
+VOICING_RATIO = Entry("thoughts-to-messages-ratio", "Dissatisfaction: thoughts / messages",
+                      _voicing_ratio, ("relationships",))
+TIMING = Entry("timing", "Timing of replies and thoughts", _timing)
+
+
 #: Every entry, in the order of the pages.
 ENTRIES: tuple[Entry, ...] = (
     OVERVIEW_NUMBERS, PER_MODEL, LENGTH, LABEL_COUNTS, LABEL_SHARES, STAGE_DYNAMICS,
     STAGE_VS_PUBLISHED, FLOW, RELATIONSHIP_FLOW, RELATIONSHIP_SHARES, RELATIONSHIP_BY_REASON,
+    NEXT_STEPS_FLOW, VOICING_THRESHOLD, UNVOICED, VOICING_RATIO, TIMING,
     PARTICIPANTS, TOPIC_HIERARCHY, CLUSTERS, DOMAIN_LABELS, SHIFT_PANELS, GLOBAL_MAP,
     SELECTION_LABELS)
 

@@ -42,6 +42,10 @@ RING_WORDS = {"p25": "25th", "p50": "median", "p75": "75th"}
 RING_ANGLES = {"p25": 225.0, "p50": 135.0, "p75": 45.0}
 RING_LEADER_PX = 34
 MAX_CATEGORIES = 15
+#: Search hits on the global map: black open markers over the dimmed points (black is in
+#: no category palette); one symbol per search (keyword, semantic).
+HIT_COLOR = "#000000"
+HIT_SYMBOLS = ("circle-open", "diamond-open")
 
 
 # =========================================================================== shifts
@@ -284,6 +288,7 @@ def _floats(column: pl.Series) -> np.ndarray:
 def global_map(points: pl.DataFrame, color_by: str = "kind", *,
                names: Mapping[str, str] | None = None, total: int | None = None,
                arrows: pl.DataFrame | None = None, arrows_title: str = "",
+               hits: Sequence[tuple[str, pl.DataFrame]] = (),
                height: int = 720) -> go.Figure:
     """All user messages and thoughts on the shared 2-D map, one Scattergl trace per
     colour category (largest drawn first), small translucent markers.
@@ -293,6 +298,10 @@ def global_map(points: pl.DataFrame, color_by: str = "kind", *,
         names: display names for categories (label codes, kinds).
         total: points in the subset before downsampling (a notice when more than shown).
         arrows: optional src -> dst segments (x0, y0, x1, y1, label) drawn as arrows.
+        hits: search hits to highlight, ``(name, frame)`` per search (frame: item_id,
+            kind, x, y, turn; drawn whether or not the sample holds them). The map's
+            points are dimmed under them; the hits' ``customdata[0]`` is ``-1 - k`` for
+            row k of the concatenated hit frames (see `queries.shifts.picked_items`).
     """
     names = names or {}
     if points.is_empty():
@@ -308,6 +317,7 @@ def global_map(points: pl.DataFrame, color_by: str = "kind", *,
     ys = _floats(points["y"]).astype(np.float32)
     turns = _floats(points["turn"]).astype(np.float32)
     data: list[dict] = []
+    dim = any(frame.height for _, frame in hits)
     for cat, count in order:
         rows = np.flatnonzero(codes == cat)
         label = esc(names.get(cat, cat))
@@ -315,9 +325,26 @@ def global_map(points: pl.DataFrame, color_by: str = "kind", *,
             type="scattergl", x=xs[rows], y=ys[rows], mode="markers",
             name=f"{label} ({int(count):,})",
             marker=dict(size=3 if many else 5, color=colors[cat],
-                        opacity=0.45 if many else 0.6, line=dict(width=0)),
+                        opacity=(0.15 if dim else 0.45) if many else (0.25 if dim else 0.6),
+                        line=dict(width=0)),
             customdata=np.column_stack([rows.astype(np.float32), turns[rows]]),
             # the name by reference: dataset text in a template would be read as one
+            hovertemplate="<b>%{fullData.name}</b> · turn %{customdata[1]}<br>"
+                          "lasso to list texts<extra></extra>"))
+    offset = 0
+    for (name, frame), symbol in zip(hits, HIT_SYMBOLS):
+        if not frame.height:
+            continue
+        rows = -1 - (offset + np.arange(frame.height))
+        offset += frame.height
+        data.append(dict(
+            type="scattergl", x=_floats(frame["x"]).astype(np.float32),
+            y=_floats(frame["y"]).astype(np.float32), mode="markers",
+            name=f"{esc(name)} ({frame.height:,})",
+            marker=dict(size=9, symbol=symbol, color=HIT_COLOR, opacity=0.95,
+                        line=dict(width=1.5, color=HIT_COLOR)),
+            customdata=np.column_stack([rows.astype(np.float32),
+                                        _floats(frame["turn"]).astype(np.float32)]),
             hovertemplate="<b>%{fullData.name}</b> · turn %{customdata[1]}<br>"
                           "lasso to list texts<extra></extra>"))
     annotations: list[dict] = []

@@ -24,6 +24,7 @@ import polars as pl
 
 from components import links, published
 from components.filters import Filters
+from components.queries.conversations import clean_keyword, like_pattern
 from components.queries.core import frame, tables
 from components.vocabulary import PAIR_TITLES, PAIR_TYPES
 from precompute import shifts as sh
@@ -163,13 +164,16 @@ def _first(customdata: Any) -> Any:
     return None
 
 
-def _row(point: Mapping[str, Any], n: int) -> int | None:
+def _row(point: Mapping[str, Any], n: int, n_hits: int = 0) -> int | None:
+    """The point's row in ``points`` followed by ``hits`` (`picked_items`), or None."""
     value = _first(point.get("customdata"))
     try:
         row = int(value)
     except (TypeError, ValueError):
         return None
-    return row if 0 <= row < n else None
+    if row < 0:
+        return n + (-1 - row) if -1 - row < n_hits else None
+    return row if row < n else None
 
 
 def picked_pair(points: pl.DataFrame, selected: Sequence[Mapping[str, Any]]
@@ -194,20 +198,22 @@ def picked_pair(points: pl.DataFrame, selected: Sequence[Mapping[str, Any]]
     return None
 
 
-def picked_items(points: pl.DataFrame, selected: Sequence[Mapping[str, Any]]
-                 ) -> tuple[str, ...]:
+def picked_items(points: pl.DataFrame, selected: Sequence[Mapping[str, Any]],
+                 hits: pl.DataFrame | None = None) -> tuple[str, ...]:
     """Item ids of the selected global-map points (``customdata[0]`` is the row in
-    ``points``, see `figures.shifts.global_map`); points whose x/y do not match their row
-    (a stale selection) and the arrow markers (no customdata) are skipped."""
+    ``points``, or ``-1 - k`` for row k of ``hits``, the highlighted search hits; see
+    `figures.shifts.global_map`); points whose x/y do not match their row (a stale
+    selection) and the arrow markers (no customdata) are skipped."""
     out: dict[str, None] = {}
-    n = points.height
-    if not n:
+    hits = hits if hits is not None else points.clear()
+    n, n_hits = points.height, hits.height
+    if not n and not n_hits:
         return ()
-    xs = points["x"].to_numpy().astype(np.float32)
-    ys = points["y"].to_numpy().astype(np.float32)
-    ids = points["item_id"].to_list()
+    xs = np.concatenate([points["x"].to_numpy(), hits["x"].to_numpy()]).astype(np.float32)
+    ys = np.concatenate([points["y"].to_numpy(), hits["y"].to_numpy()]).astype(np.float32)
+    ids = points["item_id"].to_list() + hits["item_id"].to_list()
     for p in selected or []:
-        row = _row(p, n)
+        row = _row(p, n, n_hits)
         if row is None:
             continue
         x, y = p.get("x"), p.get("y")
@@ -535,6 +541,48 @@ def map_points(con: duckdb.DuckDBPyConnection, filters: Filters, color_by: str =
     sample = stratified_sample(df, "kind", max_points, SEED)
     return {"points": sample, "total": df.height, "shown": sample.height,
             "by_kind": {k: int(v) for k, v in by_kind.items()}}
+
+
+#: At most this many search hits are highlighted on the global map (the first by item id;
+#: the caption says when more matched).
+MAX_HIGHLIGHT = 5000
+
+
+def keyword_map_hits(con: duckdb.DuckDBPyConnection, filters: Filters,
+                     keyword: str) -> dict[str, Any]:
+    """Map items of the filtered conversations whose text contains ``keyword``
+    (case-insensitive substring, the Conversations page's keyword match): user messages by
+    their content, reasons and reactions by theirs.
+
+    Returns ``{"item_ids": tuple (at most MAX_HIGHLIGHT, by item id), "total": int}``.
+    """
+    keyword = clean_keyword(keyword)
+    if not keyword:
+        return {"item_ids": (), "total": 0}
+    where, params = filters.where("c")
+    pattern = like_pattern(keyword)
+    rows = con.execute(f"""
+        SELECT p.item_id FROM map_points p JOIN conversations c USING (conv_id)
+        LEFT JOIN messages m ON p.kind = 'user_message' AND m.conv_id = p.conv_id
+                             AND m.turn = p.turn
+        LEFT JOIN thoughts t ON p.kind <> 'user_message' AND t.thought_id = p.thought_id
+        WHERE coalesce(m.content, t.content) ILIKE ? ESCAPE '\\' AND {where}
+        ORDER BY p.item_id""", [pattern, *params]).fetchall()
+    ids = tuple(r[0] for r in rows)
+    return {"item_ids": ids[:MAX_HIGHLIGHT], "total": len(ids)}
+
+
+def map_positions(con: duckdb.DuckDBPyConnection, item_ids: tuple[str, ...]) -> pl.DataFrame:
+    """Map positions of items by id (those without a map point are left out), in the
+    order of ``item_ids``. Columns: item_id, kind, label, conv_id, turn, x, y, rank (the
+    position in ``item_ids``, 0 first)."""
+    order = pl.DataFrame({"item_id": list(item_ids),
+                          "rank": list(range(len(item_ids)))},
+                         schema={"item_id": pl.Utf8, "rank": pl.Int64})
+    df = frame(con, """
+        SELECT item_id, kind, label, conv_id, turn::BIGINT AS turn, x, y FROM map_points
+        WHERE item_id IN (SELECT unnest(?::VARCHAR[]))""", [list(item_ids)])
+    return df.join(order, on="item_id").sort("rank")
 
 
 def map_conversations(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[str, ...]:

@@ -316,3 +316,22 @@ def embed_query(model: str, text: str) -> Any:
     vec = np.asarray(query_embedder(model).encode([text], batch_size=1), dtype=np.float32)[0]
     norm = float(np.linalg.norm(vec))
     return vec / norm if norm > 0 else vec
+
+
+def semantic_hits(text: str, filters: Any, k: int) -> tuple[pl.DataFrame | None, str | None]:
+    """The top-``k`` thoughts and user messages nearest in meaning to ``text`` within the
+    filtered conversations (`components.queries.search.search`), or ``(None, why)`` when
+    this DB has no vectors or the query cannot be embedded with the DB's model."""
+    from components.queries import conversations as browse
+    from components.queries import search
+    info = query(search.embedding_info)
+    if not info["available"]:
+        return None, search.NO_EMBEDDINGS
+    allowed = None if filters.is_empty else query(browse.conv_ids, filters)
+    try:
+        qvec = embed_query(info["model"], text)
+        return search.search(vector_index(), qvec, k=k, conv_ids=allowed), None
+    except Exception as exc:  # model missing offline, another dimension, ...
+        return None, (f"Could not embed the query with `{info['model']}`, the model this "
+                      f"database was built with ({exc.__class__.__name__}: "
+                      f"{str(exc)[:200]}).")

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from components.figures import shifts as mf
+from components.filters import Filters
 from components.queries import shifts as sv
 from components.ui import state
 from tests.apptest import chart_specs, open_app
@@ -109,6 +110,47 @@ def test_a_link_opens_the_global_map_tab(built_db, monkeypatch):
     assert any(f"model: {model}" in c.value for c in at.caption)
     at = open_app(built_db, monkeypatch, "shifts", view="no such view")
     assert _title(chart_specs(at)[0]).startswith("Semantic shift")
+
+
+def test_search_hits_are_highlighted_on_the_global_map(built_db, monkeypatch):
+    """`?q=` and `?sq=` on the map tab draw the keyword hits (every one, counted as the
+    query does) and the semantic top-k as their own traces, named in the title and the
+    caption; a DB whose query model is missing says so and keeps the keyword hits."""
+    import precompute.embed as embed
+    from tests.conftest import HashingEmbedder
+
+    monkeypatch.setattr(embed, "load_embedder", lambda model, device="auto": HashingEmbedder())
+    state.query_embedder.clear()
+    con = duckdb.connect(str(built_db), read_only=True)
+    try:
+        n_kw = sv.keyword_map_hits(con, Filters(), "the")["total"]
+    finally:
+        con.close()
+    assert n_kw > 0
+    at = open_app(built_db, monkeypatch, "shifts", view="Global map", q="the",
+                  sq="code error", sk="20")
+    spec = chart_specs(at)[0]
+    names = [d.get("name", "") for d in spec["data"]]
+    assert f"keyword “the” ({n_kw:,})" in names
+    assert "semantic “code error” top 20 (20)" in names
+    assert "highlighted: keyword “the”" in _title(spec)
+    assert any(f"Keyword “the”: {n_kw:,} user messages" in c.value for c in at.caption)
+    assert any("nearest in meaning" in c.value for c in at.caption)
+
+    def broken(model, device="auto"):
+        raise OSError("no such model offline")
+
+    monkeypatch.setattr(embed, "load_embedder", broken)
+    state.query_embedder.clear()
+    state.embed_query.clear()
+    try:
+        at = open_app(built_db, monkeypatch, "shifts", view="Global map", q="the",
+                      sq="something else")
+        assert any("Could not embed the query" in w.value for w in at.warning)
+        assert [d["name"] for d in chart_specs(at)[0]["data"]][-1].startswith("keyword")
+    finally:
+        state.query_embedder.clear()
+        state.embed_query.clear()
 
 
 def test_shift_metrics_of_a_new_subset_do_not_block_the_page(built_db, monkeypatch):

@@ -82,6 +82,29 @@ def test_lasso_selected_map_points_map_back_to_their_items():
     assert sv.picked_items(pts.head(0), sel) == ()
 
 
+def test_selected_search_hits_map_back_to_their_items():
+    """Hits are drawn as their own trace whether or not the sample holds them; lassoing
+    them lists the hit items (rows ``-1 - k``), and a stale or out-of-range row is
+    skipped."""
+    pts = pl.DataFrame({"item_id": ["t:0", "t:1"], "kind": ["reason"] * 2,
+                        "label": ["scope_fit"] * 2, "conv_id": ["c"] * 2, "turn": [1, 1],
+                        "x": [0.0, 1.0], "y": [0.0, 1.0], "color": ["reason"] * 2})
+    hits = pl.DataFrame({"item_id": ["t:1", "t:9"], "kind": ["reason"] * 2,
+                         "turn": [1, 3], "x": [1.0, 5.0], "y": [1.0, 6.0]})
+    fig = fs.global_map(pts, "kind", hits=[("keyword “x”", hits)])
+    trace = fig.data[-1]
+    assert trace.name == "keyword “x” (2)" and trace.marker.symbol == "circle-open"
+    assert fig.data[0].marker.opacity < 0.6  # the map dims under the hits
+    sel = [{"customdata": list(trace.customdata[k]), "x": float(trace.x[k]),
+            "y": float(trace.y[k])} for k in range(2)]
+    assert sv.picked_items(pts, sel, hits) == ("t:1", "t:9")
+    assert sv.picked_items(pts, sel) == ()  # without the hit frame: not resolvable
+    assert sv.picked_items(pts, [{**sel[1], "x": 0.5}], hits) == ()  # stale
+    assert sv.picked_items(pts, [{"customdata": [-3.0, 1.0]}], hits) == ()
+    undimmed = fs.global_map(pts, "kind", hits=[("none", hits.head(0))])
+    assert len(undimmed.data) == 1 and undimmed.data[0].marker.opacity == 0.6
+
+
 def test_snippet_escapes_wraps_and_truncates():
     s = sv.snippet("<script>alert(1)</script> " + "word " * 80, limit=100, width=30)
     assert "<script>" not in s and "&lt;script&gt;" in s
@@ -246,3 +269,28 @@ def test_metrics_display_has_dashes_not_none():
     assert set(sv.METRIC_WORDS) == {"p25 / p50 / p75", "centroid distance", "MMD²",
                                     "probe AUC"}
     assert "negative" in sv.METRIC_WORDS["MMD²"]
+
+
+def test_keyword_hits_on_the_map_are_counted_like_a_substring_scan(con):
+    """Every map item (user message, reason, reaction) whose own text contains the word,
+    case-insensitively, and no other: counted here in Python over the texts."""
+    rows = con.execute("""
+        SELECT p.item_id, c.model_name, coalesce(m.content, t.content) FROM map_points p
+        JOIN conversations c USING (conv_id)
+        LEFT JOIN messages m ON p.kind = 'user_message' AND m.conv_id = p.conv_id
+                             AND m.turn = p.turn
+        LEFT JOIN thoughts t ON p.kind <> 'user_message' AND t.thought_id = p.thought_id
+        """).fetchall()
+    for word in ("THE", "code", "100%", "zzzz-not-there"):
+        want = sorted(i for i, _, text in rows if word.lower() in (text or "").lower())
+        got = sv.keyword_map_hits(con, Filters(), word)
+        assert got["total"] == len(want) and list(got["item_ids"]) == want[:sv.MAX_HIGHLIGHT]
+    assert sv.keyword_map_hits(con, Filters(), "the")["total"] > 0
+    model = rows[0][1]
+    want = sorted(i for i, m, text in rows if m == model and "the" in (text or "").lower())
+    got = sv.keyword_map_hits(con, Filters(models=(model,)), "the")
+    assert list(got["item_ids"]) == want
+    assert sv.keyword_map_hits(con, Filters(), "  ") == {"item_ids": (), "total": 0}
+    ids = tuple(i for i, _, _ in rows[:3])[::-1] + ("t:999999",)
+    pos = sv.map_positions(con, ids)
+    assert pos["item_id"].to_list() == list(ids[:3])  # id order kept, unknown left out
