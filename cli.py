@@ -4,7 +4,8 @@
 command line, ``python -m precompute``; this one only reads a DB, read-only:
 
 - ``figures``: the figure pack of a subset (the app's figures, PNG + SVG + index.html);
-- ``export``: the subset's data files (conversations as JSONL, thoughts as CSV).
+- ``export``: the subset's data files (conversations as JSONL, thoughts as CSV, and for
+  alignment and user modelling preference pairs and simulator records as JSONL).
 
 Filter options take the app's values (as in its URLs) and may be repeated.
 """
@@ -41,13 +42,34 @@ EPILOG = {
         re-ingests to the same conversations, messages and thoughts); `thoughts` = CSV,
         one row per thought with its label, stage, model and topic.
 
+        For alignment and user modelling (JSONL, in input order):
+        `pairs` = one record per dissatisfaction reaction (content_relevance,
+        presentation_style, scope_fit) whose thought has >= --min-words words, in a
+        conversation of --min-messages to --max-messages messages (the paper's Utility 2
+        selection: 6, 2, 20): conv_id, turn, context, response, reaction_label, reaction,
+        next_user_message, guide, critique. --guide message takes the next user message as
+        the critique (the message-guided baseline) and skips records without one.
+        `simulator` = one record per user message after the first: conv_id, turn, history
+        (the --history messages before it, 6), reasons, previous_reactions, target (the
+        paper's Utility 1 set-up). The filters select conversations, as in the app.
+
         example:
           python cli.py export conversations --db data/thoughttrace.duckdb --out subset.jsonl \\
               --model GPT-5.4 --label scope_fit
           python cli.py export thoughts --db data/thoughttrace.duckdb --out thoughts.csv
+          python cli.py export pairs --db data/thoughttrace.duckdb --out pairs.jsonl
+          python cli.py export pairs --db data/thoughttrace.duckdb --out pairs_msg.jsonl \\
+              --guide message --min-words 8 --max-messages 30 --domain Technology
+          python cli.py export simulator --db data/thoughttrace.duckdb --out sim.jsonl \\
+              --history 4
     """,
 }
-EXPORT_FORMATS = ("conversations", "thoughts")
+EXPORT_FORMATS = ("conversations", "thoughts", "pairs", "simulator")
+#: Options of one export format only: option -> (its format, argparse dest).
+FORMAT_OPTIONS = {"--guide": ("pairs", "guide"), "--min-words": ("pairs", "min_words"),
+                  "--min-messages": ("pairs", "min_messages"),
+                  "--max-messages": ("pairs", "max_messages"),
+                  "--history": ("simulator", "history")}
 
 
 def _filter_options(p: argparse.ArgumentParser) -> None:
@@ -100,7 +122,8 @@ def make_parser() -> argparse.ArgumentParser:
                    help="PNG pixel density (default 3: slides and print)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _filter_options(p)
-    p = sub.add_parser("export", help="write a subset's conversations (JSONL) or thoughts (CSV)",
+    p = sub.add_parser("export", help="write a subset's conversations (JSONL), thoughts (CSV), "
+                                      "preference pairs or simulator records (JSONL)",
                        description="write the data of a subset of conversations",
                        epilog=textwrap.dedent(EPILOG["export"]),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -108,6 +131,19 @@ def make_parser() -> argparse.ArgumentParser:
     _db_option(p)
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="file to write ('-' for standard output)")
+    g = p.add_argument_group("pairs (the paper's Utility 2 selection by default)")
+    g.add_argument("--guide", choices=("thought", "message"), default=None,
+                   help="the critique: the reaction's thought (default) or the next user "
+                        "message (skips records without one)")
+    g.add_argument("--min-words", type=int, default=None, metavar="N",
+                   help="fewest words in the reaction's thought (default 6)")
+    g.add_argument("--min-messages", type=int, default=None, metavar="N",
+                   help="fewest messages in the conversation (default 2)")
+    g.add_argument("--max-messages", type=int, default=None, metavar="N",
+                   help="most messages in the conversation (default 20)")
+    g = p.add_argument_group("simulator")
+    g.add_argument("--history", type=int, default=None, metavar="N",
+                   help="previous messages in each record's history (default 6)")
     _filter_options(p)
     return parser
 
@@ -143,6 +179,13 @@ def export_main(args: argparse.Namespace) -> int:
     from components.filters import FilterError, strict_filters
     from components.queries import core
 
+    misplaced = [opt for opt, (fmt, dest) in FORMAT_OPTIONS.items()
+                 if fmt != args.format and getattr(args, dest) is not None]
+    if misplaced:
+        opt = misplaced[0]
+        print(f"error: {opt} applies to `export {FORMAT_OPTIONS[opt][0]}` only, not to "
+              f"`export {args.format}`", file=sys.stderr)
+        return 2
     db = args.db or db_path_from_env()
     status = check(db)
     if not status.ok:
@@ -151,10 +194,17 @@ def export_main(args: argparse.Namespace) -> int:
     con = connect(db)
     try:
         filters = strict_filters(_params(args), core.facet_options(con))
-        fn = {"conversations": data.export_jsonl, "thoughts": data.export_thoughts_csv}
-        payload = fn[args.format](con, filters)
+        options = {dest: getattr(args, dest) for opt, (fmt, dest) in FORMAT_OPTIONS.items()
+                   if fmt == args.format and getattr(args, dest) is not None}
+        fn = {"conversations": data.export_jsonl, "thoughts": data.export_thoughts_csv,
+              "pairs": data.export_pairs, "simulator": data.export_simulator}
+        payload = fn[args.format](con, filters, **options)
     except FilterError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except data.ExportOptionError as exc:  # named as the option the user typed
+        opt = "--" + exc.option.replace("_", "-")
+        print(f"error: {opt} {exc.value}: expected {exc.expected}", file=sys.stderr)
         return 2
     finally:
         con.close()
@@ -163,7 +213,12 @@ def export_main(args: argparse.Namespace) -> int:
     else:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_bytes(payload)
-        print(f"wrote {args.out} ({len(payload):,} bytes)", file=sys.stderr)
+        records = ""
+        if args.format in ("pairs", "simulator"):
+            n = payload.count(b"\n")
+            records = f"{n:,} {'pair' if args.format == 'pairs' else 'record'}" \
+                      f"{'' if n == 1 else 's'}, "
+        print(f"wrote {args.out} ({records}{len(payload):,} bytes)", file=sys.stderr)
     return 0
 
 

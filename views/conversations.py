@@ -260,6 +260,30 @@ else:
                         state.deferred(exports.export_thoughts_csv, filters),
                         file_name="thoughttrace_thoughts.csv", mime="text/csv",
                         icon=":material/download:", on_click="ignore")
+    # alignment / user-modelling exports of the same slice (the paper's Utility 2 and 1)
+    n_pairs = state.query(exports.count_pairs, filters)
+    n_sim = state.query(exports.count_simulator, filters)
+    al1, al2, al3 = st.columns([1, 1, 2])
+    al1.download_button(f"Preference pairs (JSONL, {n_pairs:,})",
+                        state.deferred(exports.export_pairs, filters),
+                        file_name="thoughttrace_pairs.jsonl", mime="application/jsonl",
+                        icon=":material/download:", on_click="ignore", key="br_ex_pairs",
+                        help="One record per dissatisfaction reaction (Content Relevance, "
+                             "Presentation Style, Scope Fit) of 6 words or more, in a "
+                             "conversation of 2–20 messages: context, response, reaction, "
+                             "next user message. `python cli.py export pairs` has the "
+                             "options (thresholds, message-guided critique).")
+    al2.download_button(f"Simulator set (JSONL, {n_sim:,})",
+                        state.deferred(exports.export_simulator, filters),
+                        file_name="thoughttrace_simulator.jsonl", mime="application/jsonl",
+                        icon=":material/download:", on_click="ignore", key="br_ex_sim",
+                        help="One record per user message after the first: the 6 messages "
+                             "before it, its reasons, the reactions on the answer before "
+                             "it, and the message itself as the target.")
+    al3.caption(f"**{n_pairs:,}** thought-guided preference "
+                f"pair{'' if n_pairs == 1 else 's'} under these filters (the paper: "
+                f"{exports.PUBLISHED_PAIRS:,} on the full release) · **{n_sim:,}** "
+                f"next-message record{'' if n_sim == 1 else 's'} for a user simulator.")
 
 # ---------------------------------------------------------------- the transcript
 
