@@ -72,6 +72,14 @@ def conversation_url(params: Params, conv_id: str, turn: int | None = None, *,
     return link + (f"#{turn_anchor(turn)}" if turn is not None and turn == turn else "")
 
 
+def page_url(page: str, params: Params, **extra: str) -> str:
+    """Relative link to ``page`` (a key of `PAGE_PATHS`) on the same subset: the filters
+    of ``params`` plus the non-empty ``extra`` parameters (a page's own, e.g. ``view``)."""
+    items = _pairs(params, drop=extra, keep=FILTER_KEYS)
+    items += [(k, str(v)) for k, v in extra.items() if v]
+    return f"{PAGE_PATHS[page]}?{urlencode(items)}"
+
+
 def view_url(base: str | None, params: Mapping[str, Sequence[str]]) -> str:
     """``base`` (any query string or fragment dropped) + ``params`` (key -> values,
     repeated keys kept): the absolute link to the current view."""

@@ -20,6 +20,7 @@ from components.export import data as exports
 from components.figures import transcript as tx
 from components.queries import conversations as browse
 from components.queries import core, search
+from components.queries import shifts as sv
 from components.ui import sidebar, state
 from components.vocabulary import label_info
 
@@ -137,17 +138,9 @@ if semantic:
                    "precompute embed`) and reload.", icon=":material/info:")
     else:
         index = state.vector_index()
-        allowed = None if filters.is_empty else state.query(browse.conv_ids, filters)
-        try:
-            qvec = state.embed_query(info["model"], semantic)
-            hits = search.search(index, qvec, k=20, conv_ids=allowed)
-        except Exception as exc:  # model missing offline, another dimension, ...
-            st.error(f"Could not embed the query with `{info['model']}`, the model this "
-                     f"database was built with ({exc.__class__.__name__}: "
-                     f"{str(exc)[:200]}).", icon=":material/error:")
-            hits = None
+        hits, why = state.semantic_hits(semantic, filters, 20)
         if hits is None:
-            pass
+            st.error(why, icon=":material/error:")
         elif hits.is_empty():
             st.info("No thoughts or user messages under the current filters to search.")
         else:
@@ -162,9 +155,12 @@ if semantic:
                     conv, turn = rows[sel[0]]
                     _open(str(conv), int(turn))
 
+            on_map = links.page_url("shifts", sidebar.url_params(), view="Global map",
+                                    sq=semantic, q=keyword)
             st.caption(f"Top {len(table)} of {len(index):,} embedded items "
-                       f"({'within the filters' if allowed is not None else 'all conversations'};"
-                       f" model `{info['model']}`). Select a row to open it at that turn.")
+                       f"({'all conversations' if filters.is_empty else 'within the filters'};"
+                       f" model `{info['model']}`). Select a row to open it at that turn. "
+                       f"[See the hits on the global map]({on_map}).")
             st.dataframe(table, hide_index=True, width="stretch", key=key, on_select=_pick_sem,
                          column_order=RESULT_ORDER,
                          selection_mode="single-row",
@@ -206,8 +202,13 @@ else:
                                                                  else " ↑"))
     hit_text = f" · {n_hits:,} keyword hit{'' if n_hits == 1 else 's'}" if keyword else ""
     noun = "conversation" if n_match == 1 else "conversations"
+    map_link = ""
+    if keyword and state.query(sv.availability)["shifts"]:
+        on_map = links.page_url("shifts", sidebar.url_params(), view="Global map",
+                                q=keyword, sq=semantic)
+        map_link = f" · <a href='{tx.esc(on_map)}' target='_self'>on the map</a>"
     sort_cols[1].markdown(f"<div style='padding-top:2rem'><b>{n_match:,}</b> {noun}"
-                          f"{tx.esc(hit_text)}</div>", unsafe_allow_html=True)
+                          f"{tx.esc(hit_text)}{map_link}</div>", unsafe_allow_html=True)
     # a new widget (back on page 1) whenever the list changes; the URL's page on first visit
     signature = (filters, keyword, sort_value)
     page_key = "br_page_" + hashlib.md5(repr(signature).encode()).hexdigest()[:12]

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from components.figures.theme import LABEL_COLORS
 from components.queries import conversations as browse
 from components.queries import search
+from components.queries import shifts as sv
 from precompute import pipeline
 from precompute.config import Settings
 from tests.apptest import PAGE_SCRIPTS, assert_clean, html_elements, open_app, query_param
@@ -262,6 +263,28 @@ def test_semantic_search_returns_expected_item(small_db, monkeypatch):
                    provider="OpenAI")
     assert set(result_table(at)["conversation"]) <= {"user1_task1_conversation1",
                                                      "user5_task1_conversation1"}
+
+
+def test_search_links_to_its_hits_on_the_global_map(small_db, monkeypatch):
+    """The semantic results and the keyword count link to the map tab of Semantic shifts
+    with the same filters and searches (the map highlights them)."""
+    at = open_page(small_db, monkeypatch, sq="quantum tunnelling", provider="OpenAI")
+    caption = next(c.value for c in at.caption if "See the hits on the global map" in c.value)
+    link = caption.split("](", 1)[1].split(")", 1)[0]
+    assert link.startswith("shifts?") and "provider=OpenAI" in link
+    assert "view=Global+map" in link and "sq=quantum+tunnelling" in link
+    con = duckdb.connect(str(small_db), read_only=True)
+    try:
+        has_map = sv.availability(con)["shifts"]
+    finally:
+        con.close()
+    at = open_page(small_db, monkeypatch, q="far too long")
+    found = [v for v in html_elements(at) if ">on the map</a>" in v] + [
+        m.value for m in at.markdown if ">on the map</a>" in m.value]
+    if has_map:
+        assert found and "q=far+too+long" in found[0] and "view=Global+map" in found[0]
+    else:
+        assert not found  # no map to show them on
 
 
 def test_semantic_search_without_embeddings_says_how_to_build(plain_db, monkeypatch):

@@ -136,6 +136,10 @@ def test_search_hits_are_highlighted_on_the_global_map(built_db, monkeypatch):
     assert "highlighted: keyword “the”" in _title(spec)
     assert any(f"Keyword “the”: {n_kw:,} user messages" in c.value for c in at.caption)
     assert any("nearest in meaning" in c.value for c in at.caption)
+    # the Conversations page's keyword count links here
+    at = open_app(built_db, monkeypatch, "conversations", q="the")
+    link = next(m.value for m in at.markdown if ">on the map</a>" in m.value)
+    assert "shifts?" in link and "view=Global+map" in link and "q=the" in link
 
     def broken(model, device="auto"):
         raise OSError("no such model offline")
