@@ -18,6 +18,7 @@ import streamlit as st
 from components import links
 from components.export import data as exports
 from components.figures import transcript as tx
+from components.filters import seq_labels, seq_name
 from components.queries import conversations as browse
 from components.queries import core, search
 from components.queries import shifts as sv
@@ -326,12 +327,37 @@ if turn_sel is not None and not (1 <= turn_sel <= n_turns):
             "messages); showing the whole conversation.", icon=":material/link_off:")
     turn_sel = None
     ss["br_turn"] = None
+seq_opened = False
+
+# the sequence filter: mark the thoughts that make the match, open at the first
+seq = None
+if filters.seq_first and filters.seq_then:
+    seq = browse.sequence_matches(ths, seq_labels(filters.seq_first),
+                                  seq_labels(filters.seq_then))
+    if turn_sel is None and seq["first_turn"] is not None:
+        turn_sel = ss["br_turn"] = seq["first_turn"]
+        ss["_br_seq_opened"] = (conv_id, turn_sel)
+    seq_opened = ss.get("_br_seq_opened") == (conv_id, turn_sel)
 _write_url(conv=conv_id, turn=turn_sel, **list_url)
 
 st.html(tx.header_html(conv))
 params = sidebar.url_params()
+if seq is not None:
+    display = state.display_names()
+    sides = f"{seq_name(filters.seq_first, display)} → {seq_name(filters.seq_then, display)}"
+    if seq["first_turn"] is None:
+        st.caption(f":material/conversion_path: Sequence filter {sides}: this conversation "
+                   "has no match (it is outside the filter).")
+    else:
+        n_marked = len(seq["sides"])
+        st.caption(f":material/conversion_path: Sequence filter {sides}: "
+                   f"{n_marked} thought{'' if n_marked == 1 else 's'} make the match, at "
+                   f"turn{'' if len(seq['turns']) == 1 else 's'} "
+                   f"{', '.join(map(str, seq['turns']))} (marked ① start, ② end)"
+                   + (f"; opened at turn {turn_sel}, the first match." if seq_opened else "."))
 if turn_sel is not None:
-    st.markdown(f"[Jump to the linked turn {turn_sel} ↓](#{links.turn_anchor(turn_sel)})")
+    what = "first match" if seq_opened else "linked turn"
+    st.markdown(f"[Jump to the {what} {turn_sel} ↓](#{links.turn_anchor(turn_sel)})")
 
 # similar thoughts: pick one of this conversation's thoughts
 index = state.vector_index()
@@ -403,7 +429,9 @@ for m in shown:
     link = tx.permalink(params, conv_id, turn)
     with st.chat_message("user" if role == "user" else "assistant"):
         st.markdown(tx.turn_head_html(turn, role, m["stage"], n_turns, link,
-                                      linked=(turn == turn_sel), hits=hits),
+                                      linked=(turn == turn_sel), hits=hits,
+                                      linked_text="first match" if seq_opened else
+                                      "linked turn"),
                     unsafe_allow_html=True)
         head, rest = tx.split_long(content)
         # remote images in the data load only when the reader asks (a tracking pixel must
@@ -435,4 +463,10 @@ for m in shown:
                       help="Images in the data are not loaded by default: loading one "
                            "sends a request from your browser to that host.")
         if own:
-            st.html(tx.thoughts_html(own, LABELS, keyword))
+            st.html(tx.thoughts_html(own, LABELS, keyword,
+                                     seq["sides"] if seq is not None else None))
+# open at the picked turn: scroll to it once per opening (a fresh load with the
+# permalink's #turn-N fragment is scrolled by Streamlit itself)
+if turn_sel is not None and ss.get("_br_scrolled") != (conv_id, turn_sel):
+    ss["_br_scrolled"] = (conv_id, turn_sel)
+    st.html(tx.scroll_to_turn_html(turn_sel), unsafe_allow_javascript=True)

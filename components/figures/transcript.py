@@ -41,6 +41,8 @@ CSS = """
 .tt-turnhead b{color:#222}
 .tt-stage{display:inline-block;padding:0 .45rem;border-radius:.6rem;font-size:.75rem;
   color:#1d3a5c;border:1px solid #9db7d3}
+.tt-seq{display:inline-block;padding:0 .45rem;border-radius:.6rem;font-size:.72rem;
+  background:#222;color:#fff;font-weight:600;cursor:help}
 .tt-linked{display:inline-block;padding:0 .45rem;border-radius:.6rem;font-size:.75rem;
   background:#FFE08A;color:#5a4300;font-weight:600}
 .tt-turnhead a{text-decoration:none;font-size:.8rem}
@@ -138,9 +140,17 @@ def plain_html(text: str | None, keyword: str | None, note: bool = True) -> str:
                'the keyword hits marked</div>' if note else ""))
 
 
+#: The sequence filter's marks on a thought (`queries.conversations.sequence_matches`).
+SEQUENCE_MARKS = {"first": ("① sequence start", "the filter's first label, followed later "
+                                                 "by its second"),
+                  "then": ("② sequence end", "the filter's second label, after its first"),
+                  "both": ("①② sequence start and end", "both sides of the filter")}
+
+
 def thought_html(thought: Mapping[str, Any], labels: Mapping[str, Mapping[str, str]],
-                 keyword: str | None = None) -> str:
-    """One thought as a colour-coded box: kind chip, label chip (its meaning on hover)."""
+                 keyword: str | None = None, mark: str | None = None) -> str:
+    """One thought as a colour-coded box: kind chip, label chip (its meaning on hover),
+    and the sequence filter's mark (``mark``: a key of `SEQUENCE_MARKS`)."""
     code = str(thought.get("label") or "")
     kind = str(thought.get("kind") or "")
     info = labels.get(code, {})
@@ -157,12 +167,29 @@ def thought_html(thought: Mapping[str, Any], labels: Mapping[str, Mapping[str, s
         f'{esc(KIND_NAMES.get(kind, kind))}</span>'
         f'<span class="tt-chip" style="background:{colour};color:{_text_color(colour)}" '
         f'title="{esc(display)}: {esc(meaning)}">{esc(display)}</span>'
-        f'</div>{highlight(thought.get("content"), keyword)}</div>')
+        + (f'<span class="tt-seq" title="{SEQUENCE_MARKS[mark][1]}">'
+           f'{SEQUENCE_MARKS[mark][0]}</span>' if mark in SEQUENCE_MARKS else "")
+        + f'</div>{highlight(thought.get("content"), keyword)}</div>')
 
 
 def thoughts_html(thoughts: Iterable[Mapping[str, Any]],
-                  labels: Mapping[str, Mapping[str, str]], keyword: str | None = None) -> str:
-    return "".join(thought_html(t, labels, keyword) for t in thoughts)
+                  labels: Mapping[str, Mapping[str, str]], keyword: str | None = None,
+                  marks: Mapping[int, str] | None = None) -> str:
+    """The thoughts of a message; ``marks``: thought id -> sequence mark."""
+    marks = marks or {}
+    return "".join(thought_html(t, labels, keyword, marks.get(int(t.get("thought_id", -1))))
+                   for t in thoughts)
+
+
+def scroll_to_turn_html(turn: int) -> str:
+    """A script (no dataset text in it) that scrolls the transcript to ``turn``'s heading
+    once it is drawn: the transcript "opens at" a turn picked in a list or by the sequence
+    filter, as the permalink's ``#turn-N`` fragment does on a fresh load."""
+    anchor = turn_anchor(int(turn))
+    return ("<script>(function(){var n=0;var t=setInterval(function(){"
+            f"var el=document.querySelector('[data-anchor=\"{anchor}\"]');"
+            "if(el){el.scrollIntoView({block:'start'});clearInterval(t);}"
+            "if(++n>100){clearInterval(t);}},100);})();</script>")
 
 
 def permalink(params: Mapping[str, Any], conv_id: str, turn: int | None = None) -> str:
@@ -172,7 +199,8 @@ def permalink(params: Mapping[str, Any], conv_id: str, turn: int | None = None) 
 
 
 def turn_head_html(turn: int, role: str, stage: str | None, n_turns: int, link: str,
-                   linked: bool = False, hits: int = 0) -> str:
+                   linked: bool = False, hits: int = 0, linked_text: str = "linked turn"
+                   ) -> str:
     """The line above a message: role, turn, stage marker, permalink, linked marker."""
     who = "User" if role == "user" else "Assistant"
     parts = [f"<b>{esc(who)}</b>", f"<span>turn {int(turn)} of {int(n_turns)}</span>",
@@ -183,7 +211,7 @@ def turn_head_html(turn: int, role: str, stage: str | None, n_turns: int, link: 
         parts.append(f'<mark class="tt-hit">{int(hits)} keyword hit{"s" if hits != 1 else ""}'
                      "</mark>")
     if linked:
-        parts.append('<span class="tt-linked">linked turn</span>')
+        parts.append(f'<span class="tt-linked">{esc(linked_text)}</span>')
     parts.append(f'<a href="{esc(link)}" target="_self" title="link to this turn (keeps the '
                  f'filters)"># permalink</a>')
     # a heading with data-anchor: Streamlit scrolls it into view when the URL's #fragment

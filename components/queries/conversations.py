@@ -9,6 +9,7 @@ The exports of the filtered conversations live in `components.export.data`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -214,3 +215,36 @@ def item_texts(con: duckdb.DuckDBPyConnection, item_ids: tuple[str, ...]) -> pl.
         SELECT 't:' || t.thought_id, t.content, c.model_name, t.stage
         FROM thoughts t JOIN conversations c USING (conv_id)
         WHERE t.thought_id IN (SELECT unnest(?::INTEGER[]))""", [msg, th])
+
+
+def sequence_matches(thoughts: Sequence[Mapping[str, Any]], first: Sequence[str],
+                     then: Sequence[str]) -> dict[str, Any]:
+    """Where a conversation satisfies the sequence filter "a ``first`` label, later a
+    ``then`` label" (`Filters.where`'s rule: later = a later turn, or the same turn and a
+    later thought), over its thoughts in transcript order (turn, idx).
+
+    Returns ``{"sides": {thought_id: "first" | "then" | "both"}, "turns": sorted turns of
+    the marked thoughts, "first_turn": the turn of the earliest ``first`` thought that a
+    ``then`` thought follows (None when the conversation does not match)}``: a ``first``
+    thought is marked when some ``then`` thought comes after it, a ``then`` thought when
+    some ``first`` thought comes before it.
+    """
+    first, then = set(first), set(then)
+    ordered = sorted(thoughts, key=lambda t: (int(t["turn"]), int(t["idx"])))
+    sides: dict[int, str] = {}
+    seen_first = False
+    for t in ordered:  # a then-thought after any first-thought
+        if t["label"] in then and seen_first:
+            sides[int(t["thought_id"])] = "then"
+        if t["label"] in first:
+            seen_first = True
+    seen_then, first_turn = False, None
+    for t in reversed(ordered):  # a first-thought before any then-thought
+        if t["label"] in first and seen_then:
+            tid = int(t["thought_id"])
+            sides[tid] = "both" if sides.get(tid) == "then" else "first"
+            first_turn = int(t["turn"])
+        if t["label"] in then:
+            seen_then = True
+    turns = sorted({int(t["turn"]) for t in ordered if int(t["thought_id"]) in sides})
+    return {"sides": sides, "turns": turns, "first_turn": first_turn}

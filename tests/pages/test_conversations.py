@@ -287,6 +287,35 @@ def test_search_links_to_its_hits_on_the_global_map(small_db, monkeypatch):
         assert not found  # no map to show them on
 
 
+def test_sequence_filter_marks_the_match_and_opens_at_it(small_db, monkeypatch):
+    """user3: scope_fit on turn 2, social_and_others on turn 3. Opened without a turn
+    under "scope fit then social", the transcript opens at turn 2 (URL, chip, scroll) and
+    marks the two thoughts; a turn in the link wins; without the filter nothing is
+    marked."""
+    conv = "user3_task1_conversation1"
+    at = open_page(small_db, monkeypatch, seq="scope_fit>social_and_others", conv=conv)
+    assert query_param(at, "turn") == ["2"]
+    caption = next(c.value for c in at.caption if "Sequence filter" in c.value)
+    assert "2 thoughts make the match, at turns 2, 3" in caption
+    assert "opened at turn 2, the first match" in caption
+    html = html_elements(at)
+    assert sum(v.count('class="tt-seq"') for v in html) == 2
+    assert any("① sequence start" in v and 'data-label="scope_fit"' in v for v in html)
+    assert any("② sequence end" in v and 'data-label="social_and_others"' in v for v in html)
+    assert any('<span class="tt-linked">first match</span>' in v and 'data-anchor="turn-2"'
+               in v for v in html)
+    scripts = [h for h in at.html if "scrollIntoView" in h.value]
+    assert len(scripts) == 1 and 'data-anchor="turn-2"' in scripts[0].value
+    at = open_page(small_db, monkeypatch, seq="scope_fit>social_and_others", conv=conv,
+                   turn="5")
+    assert query_param(at, "turn") == ["5"]
+    assert not any("opened at turn" in c.value for c in at.caption)
+    at = open_page(small_db, monkeypatch, conv=conv)
+    assert query_param(at, "turn") is None
+    assert not any('class="tt-seq"' in v for v in html_elements(at))
+    assert not [h for h in at.html if "scrollIntoView" in h.value]
+
+
 def test_semantic_search_without_embeddings_says_how_to_build(plain_db, monkeypatch):
     at = open_page(plain_db, monkeypatch, sq="anything", conv="user1_task1_conversation1")
     assert any("without the embed stage" in w.value and "python -m precompute build"

@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from components.filters import Filters, strict_filters
+from components.filters import Filters, seq_labels, strict_filters
 from components.queries import conversations as browse
 from components.queries import core
 from precompute import pipeline
@@ -211,3 +211,60 @@ def test_item_texts_of_messages_and_thoughts(con):
     got = dict(zip(texts["item_id"].to_list(), texts["text"].to_list()))
     assert got == {"m:user2_task1_conversation1:1": "Plan a trip to Lisbon for me",
                    f"t:{tid}": "Quantum tunnelling is when particles pass barriers. / thought 0"}
+
+
+def test_sequence_matches_marks_both_sides_and_the_first_turn():
+    """Counted by hand: reasons R (turn 1), X (turn 3) and reactions D (turns 2, 4, 6),
+    O (turn 4, after D). "R then D" marks R and every later D; "D then D" marks D2 and D4
+    as starts (a later D follows) and D4, D6 as ends; "X then R" never happens."""
+    def t(tid, turn, idx, label):
+        return {"thought_id": tid, "turn": turn, "idx": idx, "label": label}
+    ths = [t(5, 4, 1, "O"), t(1, 1, 0, "R"), t(2, 2, 0, "D"), t(3, 3, 0, "X"),
+           t(4, 4, 0, "D"), t(6, 6, 0, "D")]
+    got = browse.sequence_matches(ths, ["R"], ["D"])
+    assert got == {"sides": {1: "first", 2: "then", 4: "then", 6: "then"},
+                   "turns": [1, 2, 4, 6], "first_turn": 1}
+    got = browse.sequence_matches(ths, ["D"], ["D"])
+    assert got["sides"] == {2: "first", 4: "both", 6: "then"} and got["first_turn"] == 2
+    assert browse.sequence_matches(ths, ["X"], ["R"]) == {"sides": {}, "turns": [],
+                                                         "first_turn": None}
+    # the same turn counts when the second thought comes later in it (idx)
+    got = browse.sequence_matches(ths, ["D"], ["O"])
+    assert got["sides"] == {4: "first", 2: "first", 5: "then"} and got["first_turn"] == 2
+    assert browse.sequence_matches(ths, ["O"], ["D"])["sides"] == {5: "first", 6: "then"}
+    # a group on either side
+    assert browse.sequence_matches(ths, ["R", "X"], ["O"])["turns"] == [1, 3, 4]
+
+
+@pytest.fixture(scope="module")
+def sample_con(sample_path, tmp_path_factory):
+    from precompute import pipeline
+    from precompute.config import Settings
+
+    db = tmp_path_factory.mktemp("seq_sample") / "sample.duckdb"
+    pipeline.build(Settings(source=str(sample_path), db=db, progress=False), only=("ingest",),
+                   log=lambda _: None)
+    c = duckdb.connect(str(db), read_only=True)
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize("seq", ["@dissatisfaction>@reason", "@reason>@dissatisfaction",
+                                 "scope_fit>@reaction", "@reaction>@reaction",
+                                 "content_relevance>presentation_style"])
+def test_sequence_marks_agree_with_the_filter_on_the_sample(sample_con, seq):
+    """A conversation is in the sequence filter exactly when the transcript finds a match
+    to mark in it (the real sample, every conversation)."""
+    first, then = seq.split(">")
+    f = Filters(seq_first=first, seq_then=then)
+    where, params = f.where("c")
+    in_filter = {r[0] for r in sample_con.execute(
+        f"SELECT conv_id FROM conversations c WHERE {where}", params).fetchall()}
+    marked = set()
+    for (conv_id,) in sample_con.execute("SELECT conv_id FROM conversations").fetchall():
+        ths = browse.transcript_data(sample_con, conv_id)["thoughts"]
+        got = browse.sequence_matches(ths, seq_labels(f.seq_first), seq_labels(f.seq_then))
+        if got["first_turn"] is not None:
+            marked.add(conv_id)
+            assert got["first_turn"] == got["turns"][0]
+    assert marked == in_filter
