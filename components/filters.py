@@ -285,3 +285,74 @@ def strict_filters(params: Mapping[str, str | Sequence[str]],
         raise FilterError("; ".join(n.removeprefix("ignored ") for n in notices)
                           + " (use the values the app's sidebar shows)")
     return filters
+
+
+# --------------------------------------------------------------------------- comparison
+
+#: URL keys of subset B carry this prefix (``b.model=...``); ``cmp`` says a comparison is
+#: on: ``cmp=rest`` (B = every conversation outside A) or ``cmp=subset`` (B = the ``b.``
+#: filters).
+COMPARE_KEY = "cmp"
+B_PREFIX = "b."
+#: The facets subset B may be defined with (the sidebar's multiselects and labels).
+B_FIELDS: tuple[str, ...] = (*FACETS, "labels_any")
+COMPARE_KEYS = frozenset([COMPARE_KEY] + [B_PREFIX + k for k in FILTER_KEYS])
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Subset B of a comparison "A against B", where A is the page's filters.
+
+    ``b`` None: B is every conversation outside A ("all the others"); else B is the
+    conversations that ``b`` selects (it may overlap A; the comparison says how much).
+    """
+
+    b: Filters | None = None
+
+    @property
+    def rest(self) -> bool:
+        return self.b is None
+
+    def where_b(self, a: Filters, alias: str = "c") -> tuple[str, list]:
+        """SQL condition (and params) selecting B's conversations: for "the others", the
+        conversations A does not select (a NULL in A's condition counts as not in A)."""
+        if self.b is not None:
+            return self.b.where(alias)
+        where, params = a.where(alias)
+        return f"NOT coalesce(({where}), FALSE)", params
+
+    def to_query_params(self) -> dict[str, str | list[str]]:
+        if self.b is None:
+            return {COMPARE_KEY: "rest"}
+        out: dict[str, str | list[str]] = {COMPARE_KEY: "subset"}
+        out.update({B_PREFIX + k: v for k, v in self.b.to_query_params().items()})
+        return out
+
+    def describe_b(self, display: Mapping[str, str] | None = None) -> str:
+        """What B is, for captions."""
+        if self.b is None:
+            return "all the other conversations"
+        return self.b.describe(display)
+
+
+def comparison_from_query_params(params: Mapping[str, str | Sequence[str]],
+                                 options: Mapping[str, Iterable[str]]
+                                 ) -> tuple[Comparison | None, list[str]]:
+    """The comparison of a URL (None when ``cmp`` is absent) and notices about what was
+    ignored: an unknown ``cmp``, B values the DB does not have, B keys other than the
+    facets and labels."""
+    if COMPARE_KEY not in params:
+        return None, []
+    raw = _as_list(params[COMPARE_KEY])[0]
+    if raw == "rest":
+        return Comparison(), []
+    if raw != "subset":
+        return None, [f"ignored {COMPARE_KEY}={raw[:30]!r} (expected rest or subset)"]
+    allowed = {FACETS[n][0] for n in FACETS} | {"label"}
+    b_params = {k[len(B_PREFIX):]: v for k, v in params.items() if k.startswith(B_PREFIX)}
+    notices = [f"ignored {B_PREFIX}{k} (subset B takes "
+               f"{', '.join(B_PREFIX + a for a in sorted(allowed))})"
+               for k in b_params if k not in allowed]
+    b, more = from_query_params({k: v for k, v in b_params.items() if k in allowed}, options)
+    notices += [n.replace("ignored ", "ignored for B: ", 1) for n in more]
+    return Comparison(b), notices

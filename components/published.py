@@ -89,6 +89,12 @@ LENGTH_REFERENCE: dict[str, tuple[float | None, ...]] = {
 }
 LENGTH_MEDIANS = {"ThoughtTrace (paper)": 8, "WildChat": 2, "LMSYS-Chat-1M": 2}
 
+#: Alignment data (the paper's Utility 2): assistant turns with a dissatisfaction reaction
+#: gave 1,000 thought-guided preference pairs; guided by the messages, the same turns
+#: surfaced ~2.2x fewer dissatisfactions (450).
+DISSATISFACTION_THOUGHT_GUIDED = 1000
+DISSATISFACTION_MESSAGE_GUIDED = 450
+
 
 def length_bin(n_messages: int) -> str:
     """The paper's length bin of a conversation with ``n_messages`` messages: an even count

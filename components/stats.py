@@ -184,3 +184,169 @@ def permutation_test(cluster: np.ndarray, label: np.ndarray, group: np.ndarray,
         np.put_along_axis(masks, order, 1.0, axis=1)
         hits += int((_chi2(masks @ per, total) >= observed - 1e-9).sum())
     return {**out, "p_value": (hits + 1) / (n_perm + 1)}
+
+
+# --------------------------------------------------------------------------- medians
+
+def _expanded_median(sorted_vals: np.ndarray, cum: np.ndarray) -> np.ndarray:
+    """Per row of ``cum`` (cumulative integer weights over ``sorted_vals``): the median of
+    the sample in which value i appears weight_i times (the mean of the two middle values
+    for an even total, as ``numpy.median``); NaN for a row with no weight."""
+    total = cum[:, -1]
+    lo_pos = np.maximum(total - 1, 0) // 2
+    hi_pos = total // 2
+    lo_i = np.minimum((cum <= lo_pos[:, None]).sum(axis=1), len(sorted_vals) - 1)
+    hi_i = np.minimum((cum <= hi_pos[:, None]).sum(axis=1), len(sorted_vals) - 1)
+    out = (sorted_vals[lo_i] + sorted_vals[hi_i]) / 2.0
+    return np.where(total > 0, out, np.nan)
+
+
+def bootstrap_medians(cluster: np.ndarray, group: np.ndarray, values: np.ndarray,
+                      n_groups: int, n_boot: int = N_BOOT, seed: int = SEED
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The median of ``values`` per group and its 95% bootstrap interval, resampling
+    clusters (the app passes users) whole, as `bootstrap_shares` does.
+
+    Args:
+        cluster: cluster index (0..n_clusters-1) of each value.
+        group: group index (0..n_groups-1) of each value.
+        values: the values (finite floats; drop the others first).
+
+    Returns:
+        ``(median, lo, hi)``, each of shape (n_groups,): ``numpy.median`` of the group's
+        values (NaN for an empty group) and the 2.5th and 97.5th percentiles of the same
+        median over ``n_boot`` resamples of whole clusters (with replacement, the draws of
+        ``numpy.random.default_rng(seed)``; a resample in which the group is empty is left
+        out); the interval always contains the estimate.
+    """
+    cluster = np.asarray(cluster, dtype=np.int64)
+    group = np.asarray(group, dtype=np.int64)
+    values = np.asarray(values, dtype=np.float64)
+    median = np.array([np.median(values[group == g]) if np.any(group == g) else np.nan
+                       for g in range(n_groups)], dtype=np.float64)
+    n_cl = int(cluster.max()) + 1 if cluster.size else 0
+    if n_cl == 0 or n_boot <= 0:
+        return median, median.copy(), median.copy()
+    members = []
+    for g in range(n_groups):
+        idx = np.flatnonzero(group == g)
+        idx = idx[np.argsort(values[idx], kind="stable")]
+        members.append((cluster[idx], values[idx]))
+    rng = np.random.default_rng(seed)
+    boot = np.full((n_boot, n_groups), np.nan, dtype=np.float64)
+    for start in range(0, n_boot, _CHUNK):
+        k = min(_CHUNK, n_boot - start)
+        draws = rng.integers(0, n_cl, size=(k, n_cl))
+        weights = np.bincount((draws + np.arange(k)[:, None] * n_cl).ravel(),
+                              minlength=k * n_cl).reshape(k, n_cl)
+        for g, (cl, vals) in enumerate(members):
+            if len(vals):
+                boot[start:start + k, g] = _expanded_median(vals, np.cumsum(weights[:, cl],
+                                                                            axis=1))
+    boot = np.sort(boot, axis=0)  # NaN sort last
+    valid = np.sum(~np.isnan(boot), axis=0)
+    lo = sorted_percentile(boot, valid, 2.5)
+    hi = sorted_percentile(boot, valid, 97.5)
+    lo = np.where(np.isnan(median), np.nan, np.fmin(lo, median))
+    hi = np.where(np.isnan(median), np.nan, np.fmax(hi, median))
+    return median, lo, hi
+
+
+# --------------------------------------------------------------------------- A against B
+
+def compare_subsets(cluster: np.ndarray, label: np.ndarray, side: np.ndarray,
+                    n_labels: int, n_boot: int = N_BOOT, n_perm: int = N_PERM,
+                    seed: int = SEED) -> dict:
+    """Subset A against subset B: the label shares of each, their difference, user-level
+    95% intervals of all three, Cramér's V and a permutation test that permutes users.
+
+    The unit is the user (``cluster``): a user may have items on both sides (two
+    conversations, one in each subset); the items themselves are disjoint (an item is in
+    A or in B). Intervals resample the users of A ∪ B with replacement, each with all their
+    items on both sides, so a user in both subsets moves as one. The test keeps what the
+    design fixes: users whose items are all on one side are permuted between A and B (as
+    many stay in A as were observed), and a user with items on both sides swaps their two
+    parts with probability 1/2; the statistic is the chi-square of the 2 x labels table.
+
+    Args:
+        cluster: user index (0..n_users-1) of each item.
+        label: label index (0..n_labels-1) of each item.
+        side: 0 (A) or 1 (B) of each item.
+
+    Returns:
+        ``{"counts_a", "counts_b"}`` (n_labels,), ``{"share_a", "lo_a", "hi_a", "share_b",
+        "lo_b", "hi_b", "diff", "diff_lo", "diff_hi"}`` (n_labels,; diff = A - B),
+        ``"cramers_v"``, ``"p_value"`` (NaN when a side is empty or nothing can move),
+        ``"n_perm"``, ``"n_boot"``, ``"users_a"``, ``"users_b"``, ``"users_both"``,
+        ``"items_a"``, ``"items_b"``.
+    """
+    cluster = np.asarray(cluster, dtype=np.int64)
+    label = np.asarray(label, dtype=np.int64)
+    side = np.asarray(side, dtype=np.int64)
+    n_cl = int(cluster.max()) + 1 if cluster.size else 0
+    per_a = _per_cluster(cluster[side == 0], label[side == 0], n_cl, n_labels)
+    per_b = _per_cluster(cluster[side == 1], label[side == 1], n_cl, n_labels)
+    in_a, in_b = per_a.sum(axis=1) > 0, per_b.sum(axis=1) > 0
+    keep = in_a | in_b
+    per_a, per_b, in_a, in_b = per_a[keep], per_b[keep], in_a[keep], in_b[keep]
+    counts_a, counts_b = per_a.sum(axis=0), per_b.sum(axis=0)
+    share_a, share_b = _ratio(counts_a), _ratio(counts_b)
+    out = {"counts_a": counts_a.astype(np.int64), "counts_b": counts_b.astype(np.int64),
+           "share_a": share_a, "share_b": share_b, "diff": share_a - share_b,
+           "cramers_v": cramers_v(np.vstack([counts_a, counts_b])),
+           "n_boot": n_boot, "n_perm": n_perm,
+           "users_a": int(in_a.sum()), "users_b": int(in_b.sum()),
+           "users_both": int((in_a & in_b).sum()),
+           "items_a": int(counts_a.sum()), "items_b": int(counts_b.sum())}
+    n_units = len(per_a)
+    rng = np.random.default_rng(seed)
+    # --- intervals: resample the users of A ∪ B
+    if n_units and n_boot > 0:
+        boot = np.empty((3, n_boot, n_labels), dtype=np.float64)
+        for start in range(0, n_boot, _CHUNK):
+            k = min(_CHUNK, n_boot - start)
+            draws = rng.integers(0, n_units, size=(k, n_units))
+            w = np.bincount((draws + np.arange(k)[:, None] * n_units).ravel(),
+                            minlength=k * n_units).reshape(k, n_units).astype(np.float64)
+            sa, sb = _ratio(w @ per_a), _ratio(w @ per_b)
+            boot[0, start:start + k], boot[1, start:start + k] = sa, sb
+            boot[2, start:start + k] = sa - sb
+        boot = np.sort(boot, axis=1)
+        for i, (name, est) in enumerate((("a", share_a), ("b", share_b), ("diff", None))):
+            est = out["diff"] if name == "diff" else est
+            valid = np.sum(~np.isnan(boot[i]), axis=0)
+            lo = sorted_percentile(boot[i], valid, 2.5)
+            hi = sorted_percentile(boot[i], valid, 97.5)
+            key_lo, key_hi = ("diff_lo", "diff_hi") if name == "diff" else (f"lo_{name}",
+                                                                            f"hi_{name}")
+            out[key_lo] = np.where(np.isnan(est), np.nan, np.fmin(lo, est))
+            out[key_hi] = np.where(np.isnan(est), np.nan, np.fmax(hi, est))
+    else:
+        for key, est in (("a", share_a), ("b", share_b)):
+            out[f"lo_{key}"], out[f"hi_{key}"] = est.copy(), est.copy()
+        out["diff_lo"], out["diff_hi"] = out["diff"].copy(), out["diff"].copy()
+    # --- test: permute single-side users, swap the parts of users on both sides
+    pure = np.flatnonzero(in_a ^ in_b)
+    mixed = np.flatnonzero(in_a & in_b)
+    n_pure_a = int(in_a[pure].sum())
+    movable = (0 < n_pure_a < len(pure)) or len(mixed) > 0
+    if not out["items_a"] or not out["items_b"] or not movable:
+        return {**out, "p_value": float("nan")}
+    pure_tot = per_a[pure] + per_b[pure]          # a pure user's items (one side is 0)
+    mix_a, mix_b = per_a[mixed], per_b[mixed]
+    total = counts_a + counts_b
+    observed = _chi2(counts_a[None], total)[0]
+    hits = 0
+    for start in range(0, n_perm, _CHUNK):
+        k = min(_CHUNK, n_perm - start)
+        a_rows = np.zeros((k, n_labels))
+        if len(pure):
+            order = np.argsort(rng.random((k, len(pure))), axis=1)[:, :n_pure_a]
+            masks = np.zeros((k, len(pure)))
+            np.put_along_axis(masks, order, 1.0, axis=1)
+            a_rows += masks @ pure_tot
+        if len(mixed):
+            swap = (rng.random((k, len(mixed))) < 0.5).astype(np.float64)
+            a_rows += (1.0 - swap) @ mix_a + swap @ mix_b
+        hits += int((_chi2(a_rows, total) >= observed - 1e-9).sum())
+    return {**out, "p_value": (hits + 1) / (n_perm + 1)}

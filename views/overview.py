@@ -5,7 +5,7 @@ import streamlit as st
 
 from components.figures import catalogue
 from components.queries import core, overview
-from components.ui import charts, notices, sidebar, state
+from components.ui import charts, compare, notices, sidebar, state
 from components.vocabulary import CREDIT
 
 filters = sidebar.current_filters()
@@ -35,6 +35,8 @@ charts.show(catalogue.LENGTH, filters)  # full width: its legend and subtitle fi
 for col, kind in zip(st.columns(2), ("reason", "reaction")):
     with col:
         charts.show(catalogue.LABEL_COUNTS, filters, name=f"{kind}-counts", kind=kind)
+
+compare.section(filters, ("length", "reason", "reaction", "domain"), key="ov")
 
 st.subheader("Where the data came from")
 prov = state.query(core.provenance)

@@ -8,7 +8,7 @@ import streamlit as st
 from components import stats
 from components.figures import catalogue
 from components.queries import thoughts
-from components.ui import charts, notices, sidebar, state
+from components.ui import charts, compare, notices, sidebar, state
 from components.vocabulary import CREDIT, KIND_TITLES, LABELS_BY_KIND, THOUGHT_KINDS
 
 filters = sidebar.current_filters()
@@ -31,14 +31,17 @@ m[2].metric("Reactions", f"{totals['reactions']:,}")
 
 # ---------------------------------------------------------------------------- types
 st.subheader("Thought types")
-compare = st.toggle("Compare with the published shares (Jin et al. 2026, full release)",
+vs_paper = st.toggle("Compare with the published shares (Jin et al. 2026, full release)",
                     value=True, key="tt_compare")
 for kind in THOUGHT_KINDS:  # one above the other: full-width titles and bar labels
     charts.show(catalogue.LABEL_SHARES, filters, name=f"{kind}-types", key=f"tt_types_{kind}",
-                kind=kind, compare=compare)
-if compare:
+                kind=kind, compare=vs_paper)
+if vs_paper:
     st.caption("Hatched bars: shares published for all 2,155 conversations (Jin et al., 2026, "
                "arXiv 2605.20087). Solid bars: the selection. Shares are within each kind.")
+
+# ---------------------------------------------------------------------------- A vs B
+compare.section(filters, ("reason", "reaction"), key="tt")
 
 # ---------------------------------------------------------------------------- stages
 st.subheader("Stage dynamics")

@@ -9,7 +9,7 @@ from components import published
 from components.figures import catalogue
 from components.queries import core
 from components.queries import topics as tv
-from components.ui import charts, notices, sidebar, state
+from components.ui import charts, compare, notices, sidebar, state
 
 filters = sidebar.current_filters()
 
@@ -59,6 +59,9 @@ with st.expander("Uncertain assignments per domain"):
     st.dataframe(certainty, hide_index=True, width="stretch", column_config={
         "share_uncertain": st.column_config.ProgressColumn("share uncertain", format="percent",
                                                            min_value=0, max_value=1)})
+
+# ---------------------------------------------------------------------------- A vs B
+compare.section(filters, ("domain", "reason", "reaction"), key="tp")
 
 # ---------------------------------------------------------------------------- clusters
 st.subheader("Emergent clusters")

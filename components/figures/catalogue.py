@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from components import published
+from components.figures import compare as fcmp
 from components.figures import next_steps as fns
 from components.figures import overview as fo
 from components.figures import participants as fp
@@ -26,7 +27,8 @@ from components.figures import shifts as fs
 from components.figures import thoughts as ft
 from components.figures import topics as ftp
 from components.figures.base import esc
-from components.filters import Filters
+from components.filters import Comparison, Filters
+from components.queries import compare as qcmp
 from components.queries import core
 from components.queries import next_steps as qns
 from components.queries import overview as qo
@@ -35,6 +37,7 @@ from components.queries import relationships as qrl
 from components.queries import shifts as qs
 from components.queries import thoughts as qt
 from components.queries import topics as qtp
+from components.stats import METHOD
 from components.vocabulary import (
     KIND_NOUNS,
     LABELS_BY_KIND,
@@ -72,6 +75,9 @@ class Drawn:
     figure: go.Figure
     n: str
     data: pl.DataFrame | None = None
+    #: What the caption line says the figure covers, when it is more than the page's
+    #: filters (a comparison names both subsets); None: the filters' description.
+    subsets: str | None = None
 
 
 @dataclass(frozen=True)
@@ -434,13 +440,40 @@ VOICING_RATIO = Entry("thoughts-to-messages-ratio", "Dissatisfaction: thoughts /
 TIMING = Entry("timing", "Timing of replies and thoughts", _timing)
 
 
+# --------------------------------------------------------------------------- A against B
+
+def _compare(source: Source, filters: Filters, comparison: Comparison = Comparison(),
+             dimension: str = "reason", stage: str | None = None) -> Drawn:
+    """Subset A (``filters``) against subset B (``comparison``) on one dimension."""
+    res = source.query(qcmp.compare, filters, comparison, dimension, stage)
+    display = _display(source)
+    a_name, b_name = filters.describe(display), comparison.describe_b(display)
+    title = qcmp.DIMENSIONS[dimension][0] + (f", {stage} stage" if stage else "")
+    fig = fcmp.compare_figure(res["table"], res["test"], title=title, a_name=a_name,
+                              b_name=b_name, unit=res["unit"],
+                              method=METHOD + " of A ∪ B (a user in both moves as one)",
+                              names=qcmp.category_names(dimension, display),
+                              error=res["error"])
+    test = res["test"]
+    n = (f"n = {test.get('users_a', 0):,} + {test.get('users_b', 0):,} users, "
+         f"{test.get('items_a', 0):,} + {test.get('items_b', 0):,} {res['unit']}")
+    data = res["table"].with_columns(
+        pl.lit(dimension).alias("dimension"), pl.lit(stage, dtype=pl.Utf8).alias("stage"),
+        pl.lit(test.get("cramers_v"), dtype=pl.Float64).alias("cramers_v"),
+        pl.lit(test.get("p_value"), dtype=pl.Float64).alias("p_value"))
+    return Drawn(fig, n, data, subsets=f"A: {a_name} vs B: {b_name}")
+
+
+COMPARE = Entry("compare-subsets", "Subset A against subset B", _compare)
+
+
 #: Every entry, in the order of the pages.
 ENTRIES: tuple[Entry, ...] = (
     OVERVIEW_NUMBERS, PER_MODEL, LENGTH, LABEL_COUNTS, LABEL_SHARES, STAGE_DYNAMICS,
     STAGE_VS_PUBLISHED, FLOW, RELATIONSHIP_FLOW, RELATIONSHIP_SHARES, RELATIONSHIP_BY_REASON,
     NEXT_STEPS_FLOW, VOICING_THRESHOLD, UNVOICED, VOICING_RATIO, TIMING,
-    PARTICIPANTS, TOPIC_HIERARCHY, CLUSTERS, DOMAIN_LABELS, SHIFT_PANELS, GLOBAL_MAP,
-    SELECTION_LABELS)
+    PARTICIPANTS, TOPIC_HIERARCHY, CLUSTERS, DOMAIN_LABELS,
+    SHIFT_PANELS, GLOBAL_MAP, SELECTION_LABELS, COMPARE)
 
 
 @dataclass(frozen=True)

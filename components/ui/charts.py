@@ -23,9 +23,11 @@ from components.queries import core
 from components.ui import state
 
 
-def caption_for(filters: Filters, n: str) -> str:
-    info = render.caption_from_provenance(state.query(core.provenance),
-                                          filters.describe(state.display_names()), n)
+def caption_for(filters: Filters, n: str, subsets: str | None = None) -> str:
+    """The caption line: dataset and version, what the figure covers (``subsets``, or the
+    filters), n and date."""
+    covers = subsets or filters.describe(state.display_names())
+    info = render.caption_from_provenance(state.query(core.provenance), covers, n)
     return info.text()
 
 
@@ -76,7 +78,7 @@ def _menu(drawn: Drawn, filters: Filters, name: str, key: str, height: int | Non
     with st.popover(label, icon=":material/download:"):
         with_caption = st.toggle("Caption line (dataset, filters, n, date)", value=True,
                                  key=f"cap-{key}")
-        caption = caption_for(filters, drawn.n) if with_caption else None
+        caption = caption_for(filters, drawn.n, drawn.subsets) if with_caption else None
         if caption:
             st.caption(caption)
         cols = st.columns(len(render.FORMATS) + 1)

@@ -24,7 +24,7 @@ from components.filters import (
     seq_name,
 )
 from components.queries import core
-from components.ui import state
+from components.ui import compare, state
 from components.ui.share import url_params
 from components.vocabulary import count
 
@@ -215,8 +215,8 @@ def render() -> Filters:
             facet(name, st)
         st.text_input("User id(s)", key=_widget_key("users"), placeholder="e.g. user804",
                       help="Only these participants' conversations (ids as in the data, "
-                           "separated by commas). The Participants page shows one user's "
-                           "profile.")
+                           "separated by commas). The Participants page's “One participant” "
+                           "tab shows one user's profile, and its button sets this field.")
         unknown = [u for u in _user_ids(st.session_state.get(_widget_key("users")))
                    if u not in known_users]
         if unknown:
@@ -225,6 +225,7 @@ def render() -> Filters:
     filters = _from_widgets(bounds, known_users)
     st.session_state["filters"] = filters
     write_url(filters)
+    compare.render_sidebar(filters, opts, display)
     return filters
 
 

@@ -200,7 +200,8 @@ SQL_WORDS = re.compile(r"\b(SELECT|FROM|WHERE|JOIN|INSERT|UPDATE|DELETE|ORDER BY
                        r"LIMIT|HAVING|UNION)\b")
 #: Names that hold SQL built in code (fragments, identifiers, WHERE clauses of `Filters`).
 ALLOWED_NAMES = {"where", "alias", "expr", "e", "col", "cols", "columns", "esc", "sql",
-                 "cond", "join", "join_pos", "pos_cte", "color_sql"}
+                 "cond", "join", "join_pos", "pos_cte", "color_sql", "sides_cte", "where_a",
+                 "where_b"}
 #: Functions that return fixed SQL (an ORDER BY from a fixed table, a timestamp format).
 ALLOWED_FUNCS = {"_order", "_ts", "_member_conv_sql"}
 

@@ -54,3 +54,73 @@ def test_codes_in_order_of_appearance_or_given_order():
     codes, order = stats.codes(["b", "x", "a"], ["a", "b"])
     assert codes.tolist() == [1, -1, 0] and order == ["a", "b"]
     assert stats.codes([])[0].tolist() == []
+
+
+# ------------------------------------------------------------------ A against B
+
+def test_compare_subsets_by_hand():
+    """A: users 0 (labels 0, 0, 1) and 1 (label 1); B: user 2 (labels 1, 1). Shares A =
+    (2/4, 2/4), B = (0, 1); difference (+0.5, -0.5); V of [[2, 2], [0, 2]] by hand."""
+    res = stats.compare_subsets(np.array([0, 0, 0, 1, 2, 2]), np.array([0, 0, 1, 1, 1, 1]),
+                                np.array([0, 0, 0, 0, 1, 1]), 2, n_boot=200, n_perm=200)
+    assert res["counts_a"].tolist() == [2, 2] and res["counts_b"].tolist() == [0, 2]
+    assert res["share_a"].tolist() == [0.5, 0.5] and res["share_b"].tolist() == [0.0, 1.0]
+    assert res["diff"].tolist() == [0.5, -0.5]
+    # chi2 of [[2,2],[0,2]]: expected [[4/3, 8/3], [2/3, 4/3]] -> 1.5; V = sqrt(1.5 / 6)
+    assert res["cramers_v"] == pytest.approx((1.5 / 6) ** 0.5)
+    assert (res["users_a"], res["users_b"], res["users_both"]) == (2, 1, 0)
+    assert (res["items_a"], res["items_b"]) == (4, 2)
+    for key in ("a", "b"):
+        assert np.all(res[f"lo_{key}"] <= res[f"share_{key}"])
+        assert np.all(res[f"share_{key}"] <= res[f"hi_{key}"])
+    assert np.all(res["diff_lo"] <= res["diff"]) and np.all(res["diff"] <= res["diff_hi"])
+    # 3 users, 2 of them in A: 3 ways to pick A; the observed table is the most extreme
+    # of them (the other two give chi2 <= 1.5 too: p counts ties), so p is not tiny
+    assert 0.3 < res["p_value"] <= 1.0
+
+
+def test_compare_subsets_permutes_users_not_thoughts():
+    """One A user with 40 thoughts of label 0 against 40 B users with one thought each
+    (label 0 for half, 1 for the others): counted by thoughts the table is far from
+    independence (chi-square 26.7, p < 1e-6), but A is one user, and a permutation of
+    users makes the big user A in 1 of 41 draws (no single-thought user is as extreme):
+    p ~ 1/41, not the 1/(n_perm + 1) that permuting thoughts would give."""
+    cluster = np.array([0] * 40 + list(range(1, 41)))
+    label = np.array([0] * 40 + [0, 1] * 20)
+    side = np.array([0] * 40 + [1] * 40)
+    res = stats.compare_subsets(cluster, label, side, 2, n_boot=300, n_perm=4000)
+    assert res["share_a"].tolist() == [1.0, 0.0]
+    assert res["p_value"] == pytest.approx(1 / 41, abs=0.008)
+    # two groups of 20 users each with clearly different labels: p at its floor
+    cluster = np.arange(40)
+    label = np.array([0] * 20 + [1] * 20)
+    res = stats.compare_subsets(cluster, label, np.array([0] * 20 + [1] * 20), 2,
+                                n_perm=500)
+    assert res["p_value"] == pytest.approx(1 / 501)
+    assert res["diff_lo"][0] > 0.8
+
+
+def test_compare_subsets_users_on_both_sides_swap_their_parts():
+    """Users with items on both sides: the test may only swap a user's two parts. Three
+    such users, each label 0 in A and label 1 in B: 2^3 = 8 equally likely swaps, of
+    which 2 (none or all swapped) are as extreme as observed: p ~ 2/8."""
+    cluster = np.array([0, 0, 1, 1, 2, 2])
+    label = np.array([0, 1, 0, 1, 0, 1])
+    side = np.array([0, 1, 0, 1, 0, 1])
+    res = stats.compare_subsets(cluster, label, side, 2, n_perm=4000)
+    assert res["users_both"] == 3 and res["users_a"] == 3 and res["users_b"] == 3
+    assert res["p_value"] == pytest.approx(0.25, abs=0.03)
+
+
+def test_compare_subsets_degenerate_cases():
+    """No B at all, or nothing that can move (one pure user per side is movable; a single
+    user on one side only is not): NaN p-value, never an error."""
+    res = stats.compare_subsets(np.array([0, 1]), np.array([0, 1]), np.array([0, 0]), 2)
+    assert np.isnan(res["p_value"]) and res["items_b"] == 0
+    assert np.isnan(res["share_b"]).all()
+    res = stats.compare_subsets(np.array([0, 1]), np.array([0, 1]), np.array([0, 1]), 2,
+                                n_perm=100)
+    assert res["p_value"] == pytest.approx(1.0)  # 2 users: both splits equally extreme
+    empty = stats.compare_subsets(np.array([], dtype=int), np.array([], dtype=int),
+                                  np.array([], dtype=int), 3)
+    assert empty["items_a"] == 0 and np.isnan(empty["p_value"])

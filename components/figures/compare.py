@@ -1,0 +1,118 @@
+"""Subset A against subset B (`components.queries.compare`): two panels sharing the
+categories — left, the share of each category in A and in B with their user-level 95%
+intervals; right, the difference A − B in percentage points with its interval and a zero
+line — and the test in the subtitle."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import plotly.graph_objects as go
+import polars as pl
+
+from components.figures.base import empty_figure, esc, figure
+from components.figures.theme import MUTED_COLOR, NOTE_SIZE, TEXT_COLOR
+
+#: The two subsets: a dark blue and an orange (told apart in every colour-vision type,
+#: and in greyscale by lightness); A also solid, B hatched.
+A_COLOR = "#1F4E79"
+B_COLOR = "#E08214"
+DIFF_COLOR = "#333333"
+
+
+def p_text(p: float | None, n_perm: int) -> str:
+    """``p = 0.012`` or ``p < 0.001`` (the resolution of ``n_perm`` permutations)."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "p not computable"
+    floor = 1 / (n_perm + 1)
+    return f"p ≤ {floor:.4f}" if p <= floor + 1e-12 else f"p = {p:.3f}"
+
+
+def test_text(test: Mapping[str, Any]) -> str:
+    """The test's line: Cramér's V and the permutation p-value, with how."""
+    v = test.get("cramers_v")
+    v_txt = "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
+    both = test.get("users_both") or 0
+    how = (f"{test.get('n_perm', 0):,} permutations of users"
+           + (f"; {both:,} users with conversations on both sides swap their parts"
+              if both else ""))
+    p = p_text(test.get("p_value"), test.get("n_perm", 0))
+    return f"Cramér's V = {v_txt} · permutation test {p} ({how})"
+
+
+def compare_figure(table: pl.DataFrame, test: Mapping[str, Any], *, title: str,
+                   a_name: str, b_name: str, unit: str, method: str,
+                   names: Mapping[str, str] | None = None, error: str | None = None
+                   ) -> go.Figure:
+    """The A-vs-B figure.
+
+    Args:
+        table: `queries.compare.TABLE_SCHEMA` rows, in display order (top first).
+        test: cramers_v, p_value, n_perm, users_a, users_b, users_both, items_a, items_b.
+        a_name, b_name: what A and B are (dataset text: escaped here).
+        unit: what is counted ("reasons", "users").
+        method: how the intervals were computed.
+        names: display names of the categories.
+        error: why nothing is compared (drawn as the empty state).
+    """
+    names = names or {}
+    head = f"{title}: A against B"
+    if error or table.is_empty():
+        return empty_figure(esc(error or "Nothing to compare."), head)
+    cats = [esc(names.get(c, c)) for c in table["category"].to_list()]
+    n = len(cats)
+    rows = table.to_dicts()
+
+    def bars(side: str, color: str, label: str) -> dict:
+        share = [r[f"share_{side}"] for r in rows]
+        return dict(
+            type="bar", orientation="h", x=share, y=cats, name=label, xaxis="x", yaxis="y",
+            marker=dict(color=color, line=dict(width=0),
+                        pattern=dict(shape="" if side == "a" else "/", fillmode="overlay",
+                                     fgcolor="white", solidity=0.3)),
+            error_x=dict(type="data", symmetric=False, thickness=1.5, width=3,
+                         color=TEXT_COLOR,
+                         array=[r[f"hi_{side}"] - r[f"share_{side}"] for r in rows],
+                         arrayminus=[r[f"share_{side}"] - r[f"lo_{side}"] for r in rows]),
+            customdata=[[r[f"n_{side}"], r[f"lo_{side}"], r[f"hi_{side}"]] for r in rows],
+            hovertemplate=f"{label}<br>%{{y}}: %{{x:.1%}} (95% CI %{{customdata[1]:.1%}}–"
+                          "%{customdata[2]:.1%}) · n = %{customdata[0]:,}<extra></extra>")
+    diff = [r["diff"] * 100 for r in rows]
+    lo = [(r["diff"] - r["diff_lo"]) * 100 for r in rows]
+    hi = [(r["diff_hi"] - r["diff"]) * 100 for r in rows]
+    data = [bars("a", A_COLOR, "A"), bars("b", B_COLOR, "B"),
+            dict(type="scatter", mode="markers", x=diff, y=cats, name="A − B",
+                 xaxis="x2", yaxis="y", marker=dict(color=DIFF_COLOR, size=10, symbol="diamond"),
+                 error_x=dict(type="data", symmetric=False, array=hi, arrayminus=lo,
+                              thickness=2, width=5, color=DIFF_COLOR),
+                 customdata=[[r["diff_lo"] * 100, r["diff_hi"] * 100] for r in rows],
+                 hovertemplate="A − B<br>%{y}: %{x:+.1f} points (95% CI "
+                               "%{customdata[0]:+.1f} to %{customdata[1]:+.1f})"
+                               "<extra></extra>")]
+    span = max([abs(r["diff_lo"]) for r in rows] + [abs(r["diff_hi"]) for r in rows]
+               + [0.01]) * 100 * 1.1
+    top = max([r["hi_a"] for r in rows] + [r["hi_b"] for r in rows] + [0.01]) * 1.08
+    sizes = (f"A: {esc(a_name)} — {test.get('users_a', 0):,} users, "
+             f"{test.get('items_a', 0):,} {unit}<br>B: {esc(b_name)} — "
+             f"{test.get('users_b', 0):,} users, {test.get('items_b', 0):,} {unit}")
+    height, top_px, bottom_px = max(480, 300 + 56 * n), 170, 130
+    plot_px = height - top_px - bottom_px  # the note and the legend sit at fixed pixels
+    layout = dict(
+        title=dict(text=f"{esc(head)}<br><sup>{sizes}</sup>"),
+        barmode="group", bargap=0.25, bargroupgap=0.05,
+        height=height, margin=dict(t=top_px, b=bottom_px),
+        xaxis=dict(domain=[0, 0.58], title=dict(text=f"share of the subset's {esc(unit)}"),
+                   tickformat=".0%", range=[0, top], zeroline=False),
+        xaxis2=dict(domain=[0.66, 1], title=dict(text="A − B (percentage points)"),
+                    range=[-span, span], zeroline=True, zerolinecolor=MUTED_COLOR,
+                    zerolinewidth=2, ticksuffix=""),
+        yaxis=dict(autorange="reversed", automargin=True),
+        legend=dict(orientation="h", x=1, y=1 + 6 / plot_px, yanchor="bottom",
+                    xanchor="right"),
+        annotations=[dict(text=f"{esc(test_text(test))}<br>{esc(method)}", xref="paper",
+                          yref="paper", x=0, y=-68 / plot_px, xanchor="left", yanchor="top",
+                          showarrow=False, align="left",
+                          font=dict(size=NOTE_SIZE, color=MUTED_COLOR))])
+    return figure(data, layout)

@@ -1,0 +1,90 @@
+"""Compare A with B in the app (AppTest): the sidebar section and the URL (``cmp``,
+``b.*``), the A-vs-B figure on the pages with distributions, its export caption naming
+both subsets, the button that turns it on, and links with bad B values."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.apptest import chart_specs, open_app, query_param
+from tests.queries.test_compare import corpus
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    from precompute import pipeline
+    from precompute.config import Settings
+    from tests.corpus import write_jsonl
+
+    d = tmp_path_factory.mktemp("compare_page")
+    path = d / "c.duckdb"
+    pipeline.build(Settings(source=str(write_jsonl(d / "c.jsonl", corpus())), db=path,
+                            progress=False), only=("ingest",), log=lambda _: None)
+    return path
+
+
+def compare_specs(at) -> list[dict]:
+    return [s for s in chart_specs(at) if "A against B" in s["layout"]["title"]["text"]]
+
+
+def captions(at) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+def test_a_link_with_a_comparison_draws_a_against_b(db, monkeypatch):
+    at = open_app(db, monkeypatch, "thoughts", model="GPT-5.4", cmp="rest")
+    specs = compare_specs(at)
+    assert len(specs) == 1
+    title = specs[0]["layout"]["title"]["text"]
+    assert "A: model: GPT-5.4 — 1 users, 3 reasons" in title
+    assert "B: all the other conversations — 2 users, 3 reasons" in title
+    # the bars: A's and B's shares in the labels' order, the difference A - B
+    bars = {d["name"]: d for d in specs[0]["data"]}
+    assert bars["A"]["x"][0] == pytest.approx(2 / 3) and bars["B"]["x"][1] == pytest.approx(1 / 3)
+    note = specs[0]["layout"]["annotations"][0]["text"]
+    assert "permutations of users" in note and "bootstrap over users" in note
+    # the export caption names both subsets
+    assert any("A: model: GPT-5.4 vs B: all the other conversations" in c
+               for c in captions(at))
+    assert any("A: 2 conversations (1 users) · B: 2 conversations (2 users)" in c
+               for c in captions(at))
+    assert query_param(at, "cmp") == ["rest"]
+
+
+def test_b_as_its_own_subset_and_an_overlap(db, monkeypatch):
+    at = open_app(db, monkeypatch, "thoughts", model="GPT-5.4", cmp="subset",
+                  params={"b.model": "Claude Opus 4.6"})
+    assert query_param(at, "b.model") == ["Claude Opus 4.6"]
+    title = compare_specs(at)[0]["layout"]["title"]["text"]
+    assert "B: model: Claude Opus 4.6 — 2 users" in title
+    at = open_app(db, monkeypatch, "thoughts", model="GPT-5.4", cmp="subset",
+                  params={"b.provider": "OpenAI"})
+    spec = compare_specs(at)[0]
+    assert "share 2 conversations" in spec["layout"]["annotations"][0]["text"]
+    assert any("2 in both" in c for c in captions(at))
+
+
+def test_bad_b_values_are_notices_and_the_toggle_clears_the_url(db, monkeypatch):
+    at = open_app(db, monkeypatch, "thoughts", cmp="subset",
+                  params={"b.model": "GPT-9", "b.msgs": "2-4"})
+    notes = [c for c in captions(at) if c.startswith(":material/info: Link:")]
+    assert any("'GPT-9'" in n for n in notes) and any("b.msgs" in n for n in notes)
+    assert query_param(at, "b.model") is None
+    at.toggle(key="cmp_on").set_value(False).run()
+    assert query_param(at, "cmp") is None and not compare_specs(at)
+
+
+def test_the_page_button_turns_the_comparison_on(db, monkeypatch):
+    at = open_app(db, monkeypatch, "overview", model="GPT-5.4")
+    assert not compare_specs(at)
+    next(b for b in at.button if b.label.startswith("Compare A with all")).click().run()
+    assert query_param(at, "cmp") == ["rest"]
+    spec = compare_specs(at)[0]
+    assert spec["layout"]["title"]["text"].startswith("Conversation length")
+
+
+@pytest.mark.parametrize("page, first", [("overview", "Conversation length"),
+                                         ("thoughts", "Reasons")])
+def test_pages_with_distributions_offer_the_comparison(db, monkeypatch, page, first):
+    at = open_app(db, monkeypatch, page, model="GPT-5.4", cmp="rest")
+    assert [s for s in compare_specs(at) if s["layout"]["title"]["text"].startswith(first)]
