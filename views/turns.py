@@ -10,7 +10,7 @@ import streamlit as st
 from components import stats
 from components.figures import catalogue
 from components.queries import next_steps, relationships
-from components.ui import charts, notices, sidebar, state
+from components.ui import charts, compare, notices, sidebar, state
 from components.vocabulary import CREDIT
 
 filters = sidebar.current_filters()
@@ -41,6 +41,9 @@ charts.show(catalogue.RELATIONSHIP_BY_REASON, filters)
 st.caption("Each row is a kind of user turn (its number of reasons in brackets); cells are "
            "the share of its reasons with each label, so each row sums to 100%. A turn with "
            "no reason counts under “(no reason given)”.")
+
+# ---------------------------------------------------------------------------- A vs B
+compare.section(filters, ("relationship",), key="tn")
 
 # ---------------------------------------------------------------------------- next steps
 st.subheader("After a dissatisfaction: what users do next")

@@ -4,6 +4,8 @@ both subsets, the button that turns it on, and links with bad B values."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from tests.apptest import chart_specs, open_app, query_param
@@ -88,3 +90,27 @@ def test_the_page_button_turns_the_comparison_on(db, monkeypatch):
 def test_pages_with_distributions_offer_the_comparison(db, monkeypatch, page, first):
     at = open_app(db, monkeypatch, page, model="GPT-5.4", cmp="rest")
     assert [s for s in compare_specs(at) if s["layout"]["title"]["text"].startswith(first)]
+
+
+@pytest.fixture(scope="module")
+def analysed_db(tmp_path_factory):
+    from tests.corpus import SAMPLE, build_analysed_db
+    if not SAMPLE.exists():
+        pytest.skip("shared sample not present")
+    return build_analysed_db(SAMPLE, tmp_path_factory.mktemp("compare_full") / "full.duckdb")
+
+
+@pytest.mark.parametrize("page, title", [("turns", "Relationship to the previous"),
+                                         ("topics", "Primary domain")])
+def test_relationships_and_domains_on_a_full_build(analysed_db, monkeypatch, page, title):
+    """The real sample with every stage: the Turn by turn and Topics pages compare the
+    most frequent domain with the rest."""
+    import duckdb
+    c = duckdb.connect(str(analysed_db), read_only=True)
+    domain = c.execute("SELECT domain FROM conversations GROUP BY 1 ORDER BY count(*) DESC, 1 "
+                       "LIMIT 1").fetchall()[0][0]
+    c.close()
+    at = open_app(analysed_db, monkeypatch, page, domain=domain, cmp="rest")
+    spec = next(s for s in compare_specs(at) if s["layout"]["title"]["text"].startswith(title))
+    assert f"A: domain: {html.escape(domain)}" in spec["layout"]["title"]["text"]
+    assert {d["name"] for d in spec["data"]} == {"A", "B", "A − B"}
