@@ -8,8 +8,8 @@ app's library in components/ (its wings: queries, figures, export, ui).
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 import re
+from pathlib import Path
 
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException

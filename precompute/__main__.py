@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import textwrap
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 from precompute.config import Settings, db_path_from_env
@@ -15,8 +18,17 @@ EPILOG = {
         file, written atomically: the old file stays intact until the new one is complete.
         Unchanged stages are skipped on a rerun.
 
+        A first build (no DB file yet, or one that a first build published early and did
+        not finish) publishes early: the file appears as soon as the conversations are
+        ingested (and again once they are embedded), browsable in the app, and is replaced
+        when the analytics are done. A build that fails after that leaves the published
+        file; run the same command again to continue from it. A rebuild over a complete
+        file never publishes a less complete one. While a build runs, .NAME.build.json
+        beside the DB file says which stage it is in (the app reads it).
+
         example:
           python -m precompute build --source hf --db data/thoughttrace.duckdb
+          python -m precompute build --if-needed --db data/thoughttrace.duckdb
           python -m precompute build --source ~/Downloads/ThoughtTrace.jsonl
           python -m precompute build --source demo --db /tmp/demo.duckdb
     """,
@@ -103,7 +115,7 @@ STAGE_COMMANDS = ("embed", "relationships", "topics", "clusters", "shifts")
 
 def _common(p: argparse.ArgumentParser, *, source: bool = True) -> None:
     if source:
-        p.add_argument("--source", default="hf",
+        p.add_argument("--source", default=None,
                        help="'hf' (default: SCAI-JHU/ThoughtTrace on the Hugging Face Hub, "
                             "falls back to the demo corpus when the Hub cannot be reached), "
                             "'demo', or a path to a .jsonl / .jsonl.gz file")
@@ -182,13 +194,24 @@ def make_parser() -> argparse.ArgumentParser:
             _cluster_options(p)
         if name in ("build", "relationships"):
             _relationship_options(p)
+        if name == "build":
+            g = p.add_argument_group("publishing")
+            g.add_argument("--publish-early", action=argparse.BooleanOptionalAction,
+                           default=None,
+                           help="publish the ingested (then embedded) state as the DB file "
+                                "while the analytics run (default: when the DB file does not "
+                                "exist yet or was published early by an unfinished build)")
+            g.add_argument("--if-needed", action="store_true",
+                           help="build only when the DB file is missing or unfinished (a "
+                                "complete file is left as it is); an unfinished one continues "
+                                "from the source recorded in it unless --source is given")
     return parser
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     kw: dict = {}
-    if getattr(args, "source", None) is not None:
-        kw.update(source=args.source, strict=args.strict)
+    if hasattr(args, "source"):
+        kw.update(source=args.source or "hf", strict=args.strict)
     if hasattr(args, "model"):
         kw.update(embed_model=args.model, device=args.device,
                   embed_assistant=args.embed_assistant, batch_size=args.batch_size,
@@ -201,17 +224,28 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         kw.update(cluster_min_size=args.min_cluster_size, cluster_reduce=args.cluster_reduce)
     if hasattr(args, "relationship_labels"):
         kw["relationship_labels"] = args.relationship_labels
+    if getattr(args, "publish_early", None) is not None:
+        kw["publish_early"] = args.publish_early
     return Settings(db=args.db or db_path_from_env(),
                     progress=not args.no_progress and sys.stderr.isatty(), force=args.force,
                     **kw)
 
 
+def _signature(path: Path) -> tuple | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def main(argv: list[str] | None = None) -> int:
     from precompute.embed import EmbedError
     from precompute.ingest import IngestError
-    from precompute.pipeline import PipelineError, build
+    from precompute.pipeline import PipelineError, build, db_state, outcome_note
     from precompute.relationships import RelationshipError
     from precompute.sources import SourceError
+    from precompute.store import recorded_source
     from precompute.topics import TopicError
 
     argv = sys.argv[1:] if argv is None else argv
@@ -223,15 +257,41 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     settings = settings_from_args(args)
     only = None if args.command == "build" else (args.command,)
+    if getattr(args, "if_needed", False):
+        state = db_state(settings.db)
+        if state == "complete":
+            print(f"{settings.db} is complete: nothing to build (without --if-needed, "
+                  "build rebuilds what changed)")
+            return 0
+        if state == "partial" and args.source is None:
+            settings = replace(settings, source=recorded_source(settings.db) or "hf")
+            print(f"{settings.db} was published early by a build that did not finish: "
+                  f"continuing it (--source {settings.source})")
+    before = _signature(settings.db)
+    # `kill` (or `make app` stopping its background build) as Ctrl-C: the build cleans up
+    stop = threading.Event()
+
+    def interrupt(signum: int, frame: object) -> None:
+        stop.set()  # seen between stages if the KeyboardInterrupt is swallowed (numba)
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    # SIGTERM, and Ctrl-C unless it is ignored (a background job of a shell)
+    signals = [signal.SIGTERM] + ([signal.SIGINT] if signal.getsignal(signal.SIGINT)
+                                  is signal.default_int_handler else [])
+    previous = {sig: signal.signal(sig, interrupt) for sig in signals} if main_thread else {}
     try:
-        build(settings, only=only)
+        build(settings, only=only, stop_requested=stop.is_set)
     except (IngestError, SourceError, PipelineError, EmbedError, TopicError,
             RelationshipError) as exc:
-        print(f"error: {exc} ({settings.db} was not changed)", file=sys.stderr)
+        print(f"error: {exc} ({outcome_note(settings.db, before)})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\ninterrupted: {settings.db} was not changed.", file=sys.stderr)
+        print(f"\ninterrupted: {outcome_note(settings.db, before)}.", file=sys.stderr)
         return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print(f"wrote {settings.db}")
     return 0
 

@@ -31,6 +31,9 @@ class Settings:
     hub_timeout_s: float = 3.0
     progress: bool = True
     force: bool = False
+    # publish the ingested (then embedded) state at `db` while the analytics run; None:
+    # when `db` does not exist yet or is an unfinished early publication (store.is_partial)
+    publish_early: bool | None = None
     # embed stage
     embed_model: str = "all-MiniLM-L6-v2"  # bundled offline copy; other names/paths as is
     device: str = "auto"                   # 'auto' = cuda when torch sees a GPU, else cpu

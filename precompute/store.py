@@ -4,6 +4,12 @@ The file is a public contract (documented in the README). It is always written
 atomically: the build works on a temporary copy next to the target and renames it over
 the target only when every stage succeeded, so a crash or Ctrl-C leaves the previous file
 intact, and a reader holding the old file keeps reading it.
+
+A first build may publish early (`publish_snapshot`): a checkpointed copy of the temporary
+file renamed over the target while the build goes on, so readers see a whole, browsable
+file (``meta.build_complete = 'false'``) long before the analytics finish. While a build
+runs, a status file next to the target (`BuildStatus`, ``.NAME.build.json``) says which
+stage it is in, so the app can say "being built" instead of "run the build".
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import hashlib
 import json
 import os
 import shutil
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -86,16 +94,21 @@ def tmp_path_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.building-{os.getpid()}")
 
 
+def _snapshot_path_for(path: Path) -> Path:
+    return path.with_name(f".{path.name}.publishing-{os.getpid()}")
+
+
 def _remove_stale(path: Path) -> None:
     """Remove temp files left by builds that were killed (their process is gone)."""
-    for tmp in path.parent.glob(f".{path.name}.building-*"):
-        pid = tmp.name.rsplit("-", 1)[-1].split(".")[0]
-        try:
-            os.kill(int(pid), 0)
-        except (ValueError, ProcessLookupError):
-            _remove(tmp)
-        except PermissionError:
-            pass
+    for pattern in (f".{path.name}.building-*", f".{path.name}.publishing-*"):
+        for tmp in path.parent.glob(pattern):
+            pid = tmp.name.rsplit("-", 1)[-1].split(".")[0]
+            try:
+                os.kill(int(pid), 0)
+            except (ValueError, ProcessLookupError):
+                _remove(tmp)
+            except PermissionError:
+                pass
 
 
 def _remove(path: Path) -> None:
@@ -136,6 +149,182 @@ def atomic_db(path: Path, *, reuse_existing: bool = True) -> Iterator[duckdb.Duc
         finally:
             _remove(tmp)
         raise
+
+
+#: ``meta`` key: 'false' in a file published early (its analytics still to come, or the
+#: build stopped before them), 'true' once a full build finished; absent in files of
+#: older versions and of single-stage commands (read as complete).
+BUILD_COMPLETE = "build_complete"
+
+
+def publish_snapshot(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Publish the current state of the build's temporary file (``con``, opened by
+    `atomic_db` on ``path``) at ``path`` while the build goes on: a checkpointed copy,
+    opened once read-only to check it is whole, then renamed over ``path`` (readers see
+    the old file or the new one, never a part). The copy is marked incomplete
+    (``meta.build_complete = 'false'``; the temporary file keeps its own value) and
+    stamped with this schema version, so the app reads it; the build's final rename
+    replaces it."""
+    path = Path(path)
+    before = get_meta(con, BUILD_COMPLETE)
+    set_meta(con, "schema_version", str(SCHEMA_VERSION))
+    set_meta(con, BUILD_COMPLETE, "false")
+    con.execute("CHECKPOINT")  # everything in the main file, nothing left in the WAL
+    snap = _snapshot_path_for(path)
+    _remove(snap)
+    try:
+        shutil.copyfile(tmp_path_for(path), snap)
+        check = duckdb.connect(str(snap), read_only=True)
+        try:
+            check.execute("SELECT count(*) FROM conversations").fetchall()
+        finally:
+            check.close()
+        os.replace(snap, path)
+    except BaseException:
+        _remove(snap)
+        raise
+    finally:
+        if before is None:
+            con.execute("DELETE FROM meta WHERE key = ?", [BUILD_COMPLETE])
+        else:
+            set_meta(con, BUILD_COMPLETE, before)
+
+
+def is_partial(path: Path) -> bool:
+    """Whether ``path`` is a file that a build published early and did not finish
+    (``meta.build_complete = 'false'``); False for a missing or unreadable file."""
+    if not Path(path).exists():
+        return False
+    try:
+        con = duckdb.connect(":memory:")
+        try:
+            quoted = str(path).replace("'", "''")
+            con.execute(f"ATTACH '{quoted}' AS db (READ_ONLY)")
+            rows = con.execute("SELECT value FROM db.meta WHERE key = ?",
+                               [BUILD_COMPLETE]).fetchall()
+        finally:
+            con.close()
+    except duckdb.Error:
+        return False
+    return bool(rows) and rows[0][0] == "false"
+
+
+def recorded_source(path: Path) -> str | None:
+    """The ``--source`` that built ``path`` (a file's path, 'demo' or 'hf'), from its
+    provenance; None when the file has none."""
+    try:
+        con = duckdb.connect(":memory:")
+        try:
+            quoted = str(path).replace("'", "''")
+            con.execute(f"ATTACH '{quoted}' AS db (READ_ONLY)")
+            rows = con.execute("SELECT source_kind, source_file FROM db.provenance"
+                               ).fetchall()
+        finally:
+            con.close()
+    except duckdb.Error:
+        return None
+    if not rows:
+        return None
+    kind, source_file = rows[0]
+    return source_file if kind == "file" else kind
+
+
+# ------------------------------------------------------------------ build status file
+
+def status_path_for(path: Path) -> Path:
+    """The build status file of the DB file ``path``: ``.NAME.build.json`` beside it."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.build.json")
+
+
+class BuildStatus:
+    """The status file of one running build (JSON, replaced atomically on each change):
+    ``state`` ('running' or 'failed'), ``pid``, ``host``, ``started_at`` (epoch s), the
+    ``stages`` it runs, the current ``stage`` and when it began (``stage_started_at``),
+    the stages ``done``, those ``published`` early, and on failure ``error`` (one line).
+
+    Removed when the build succeeds, or when it fails leaving a complete file; a failed
+    build that leaves no file, or an unfinished early one, keeps it (state 'failed') so
+    the app can say what happened. Readers use `read_status`."""
+
+    def __init__(self, path: Path, stages: list[str]):
+        self.db = Path(path)
+        self.path = status_path_for(self.db)
+        self.data: dict[str, Any] = {
+            "state": "running", "pid": os.getpid(), "host": socket.gethostname(),
+            "started_at": time.time(), "stages": list(stages), "stage": None,
+            "stage_started_at": None, "done": [], "published": [], "error": None}
+
+    def _write(self) -> None:
+        self.db.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.data), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def stage(self, name: str) -> None:
+        """The build begins stage ``name``."""
+        self.data.update(stage=name, stage_started_at=time.time())
+        self._write()
+
+    def done(self, name: str) -> None:
+        self.data["done"].append(name)
+        self._write()
+
+    def published(self, name: str) -> None:
+        self.data["published"].append(name)
+        self._write()
+
+    def _ours(self) -> bool:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8")).get("pid") == os.getpid()
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """The build ended: remove the file (unless another build has taken it over), or
+        keep it as 'failed' when ``error`` left no complete DB file behind."""
+        if not self._ours():
+            return
+        keep = error is not None and (not self.db.exists() or is_partial(self.db))
+        if not keep:
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass
+            return
+        message = " ".join(str(error).split())[:300] or error.__class__.__name__
+        if isinstance(error, KeyboardInterrupt):
+            message = "interrupted"
+        self.data.update(state="failed", error=message, finished_at=time.time())
+        self._write()
+
+
+def _alive(pid: object, host: object) -> bool:
+    """Whether the process ``pid`` on ``host`` still runs (another host's: assumed)."""
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)  # type: ignore[arg-type]
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_status(path: Path) -> dict | None:
+    """The build status of the DB file ``path``: None when no build runs or failed, else
+    the status file's fields with ``state`` 'running', 'failed' or 'stopped' (the file
+    says running but its process on this host is gone: killed)."""
+    try:
+        data = json.loads(status_path_for(Path(path)).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("state") not in ("running", "failed"):
+        return None
+    if data["state"] == "running" and not _alive(data.get("pid"), data.get("host")):
+        data["state"] = "stopped"
+    return data
 
 
 def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:

@@ -1,0 +1,129 @@
+"""`make app`, the one-command quick start, as a user runs it (a subprocess on a tiny
+corpus): on a first build the app serves at once while the build runs in the background
+and publishes the conversations; Ctrl-C stops both and leaves the published file, which
+the next `make app` continues from the source recorded in it; a complete DB file is left
+as it is. The real model loads in the background build, which is stopped before it
+embeds much.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from precompute import store
+from tests.corpus import REPO, build_analysed_db, conversation, write_jsonl
+from tests.servers import free_port
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is missing")
+
+
+class MakeApp:
+    """`make app DB=... PORT=...` in its own process group, its output in a log file."""
+
+    def __init__(self, tmp_path: Path, db: Path, **variables: str):
+        stamp = tmp_path / "installed.stamp"  # the set-up is done: no pip install here
+        stamp.touch()
+        self.port = free_port()
+        self.log = tmp_path / f"make-{self.port}.log"
+        args = ["make", "--no-print-directory", "app", f"DB={db}", f"PORT={self.port}",
+                f"STAMP={stamp}", *(f"{k}={v}" for k, v in variables.items())]
+        env = {**os.environ, "STREAMLIT_SERVER_HEADLESS": "true", "HF_HUB_OFFLINE": "1",
+               "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
+               "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
+        env.pop("SOURCE", None)
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, what: str, condition, timeout_s: float = 120) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"make exited ({self.proc.returncode}) before {what}:\n"
+                                     + self.output())
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {what} within {timeout_s} s:\n" + self.output())
+            time.sleep(0.05)
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_stcore/health",
+                                        timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def ctrl_c(self) -> int:
+        """What a terminal does on Ctrl-C: SIGINT to the whole foreground process group."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            raise
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _corpus(path: Path) -> Path:
+    return write_jsonl(path, [
+        conversation(f"user{i}_task1_conversation1",
+                     [(f"question {i} about bread", ["task_motivation"]),
+                      ("an answer", ["explicit_affirmation"])]) for i in range(3)])
+
+
+def test_first_build_serves_at_once_and_ctrl_c_stops_the_build(tmp_path):
+    db = tmp_path / "first.duckdb"
+    source = _corpus(tmp_path / "tiny.jsonl")
+    app = MakeApp(tmp_path, db, SOURCE=str(source))
+    # the conversations are published while the build goes on in the background
+    app.wait_for("early publication", lambda: (store.read_status(db) or {}).get("published"))
+    status = store.read_status(db)
+    assert status["state"] == "running" and store.is_partial(db)
+    app.wait_for("the app", app.healthy)
+    assert store.read_status(db)["state"] == "running"  # the app did not wait for it
+
+    app.ctrl_c()
+    build_pid = status["pid"]
+    assert not _alive(build_pid), "the background build outlived the app"
+    # it stopped cleanly: its temporary file is gone, the published file stays
+    assert not [p.name for p in tmp_path.iterdir() if ".building-" in p.name]
+    assert store.is_partial(db)
+    assert store.read_status(db)["error"] == "interrupted"
+    assert "holds what the build published early" in app.output()
+
+    # the next `make app` (no SOURCE) continues it from the source recorded in the file
+    again = MakeApp(tmp_path, db)
+    again.wait_for("the build to continue", lambda: "continuing it" in again.output())
+    assert f"--source {source}" in again.output()
+    again.wait_for("the app", again.healthy)
+    again.ctrl_c()
+
+
+def test_make_app_leaves_a_complete_db_as_it_is(tmp_path):
+    db = build_analysed_db(_corpus(tmp_path / "tiny.jsonl"), tmp_path / "done.duckdb")
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    app = MakeApp(tmp_path, db, SOURCE="demo")  # a SOURCE does not rebuild it either
+    app.wait_for("the app", app.healthy)
+    app.wait_for("the build check", lambda: "nothing to build" in app.output())
+    assert app.ctrl_c() is not None
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    assert store.read_status(db) is None
