@@ -26,8 +26,8 @@ st.caption("Every user message and thought sits on one 2-D map of their embeddin
 notices.require_stage(
     state.query(sv.availability)["shifts"],
     "This database was built without the shifts stage, so there is no map and no pairs to "
-    "show. Run `python -m precompute build` (it embeds the texts and computes the map), "
-    "then reload this page.")
+    "show. Run `python -m precompute build` (it embeds the texts and computes the map): "
+    "this page fills in by itself when it is done.")
 totals = notices.subset_totals(filters, "so there are no pairs to show")
 
 # The two views are lazy tabs bound to the URL (`?view=Global+map` links to the map):

@@ -23,7 +23,7 @@ notices.require_stage(
     avail["topics"],
     "This database was built without the topics stage, so conversations have no domain or "
     "subtopic yet. Run `python -m precompute build` (it embeds the texts, assigns topics "
-    "and clusters them), then reload this page.")
+    "and clusters them): this page fills in by itself when the new file is in place.")
 totals = notices.subset_totals(filters)
 # ---------------------------------------------------------------------------- hierarchy
 st.subheader("Domains and subtopics")

@@ -23,7 +23,7 @@ notices.require_stage(
     avail["relationships"],
     "This database has no relationship for its user turns (it was built before the "
     "relationships stage, or without it). Run `python -m precompute build` (or `python -m "
-    "precompute relationships`), then reload this page.")
+    "precompute relationships`): this page fills in by itself when it is done.")
 notices.subset_totals(filters, "so there are no turns to follow")
 
 st.subheader("How each user turn relates to the previous one")
