@@ -4,8 +4,9 @@ conversation's transcript with its thoughts inline, similar thoughts across the 
 and export of the filtered conversations (JSONL in the release schema, CSV of thoughts).
 
 Page state lives in the URL next to the sidebar's filters: ``conv`` and ``turn`` (the open
-conversation and the linked message), ``q`` (keyword), ``sq`` (semantic query), ``sort``
-and ``page``, so a copied link reproduces the view.
+conversation and the linked message), ``q`` (keyword), ``sq`` (semantic query), ``sort``,
+``page`` and ``group=user`` (the list grouped by participant), so a copied link
+reproduces the view.
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ def _init_from_url() -> None:
         else:
             notices.append(f"ignored page={page_raw[:20]!r} (expected a page number, 1 or "
                            "more); showing page 1")
+    group_raw = _url_one("group")
+    ss["br_group"] = group_raw == "user"
+    if group_raw is not None and group_raw != "user":
+        notices.append(f"ignored group={group_raw[:20]!r} (expected group=user)")
     ss["_br_notices"] = notices
 
 
@@ -181,9 +186,10 @@ sort_value = ss.get("br_sort")
 if sort_value not in sort_values:
     sort_value = url_sort if url_sort in sort_values else default_sort
     ss.pop("br_sort", None)
+group = "user" if ss.get("br_group") else ""
 # the whole ordered list in one cached query (one keyword scan): count, pages, prev / next
 listing = state.query(browse.matches, filters, keyword, sort_value.lstrip("-"),
-                      sort_value.startswith("-"))
+                      sort_value.startswith("-"), group)
 n_match, n_hits = len(listing["ids"]), listing["n_hits"]
 n_pages = max(1, math.ceil(n_match / browse.PAGE_SIZE))
 if n_match == 0:
@@ -196,11 +202,18 @@ if n_match == 0:
                 "sidebar.", icon=":material/filter_alt_off:")
     page = 1
 else:
-    sort_cols = st.columns([2, 2, 3])
+    sort_cols = st.columns([2, 2, 2, 3])
     sort_value = sort_cols[0].selectbox(
         "Sort by", sort_values, key="br_sort", index=sort_values.index(sort_value),
         format_func=lambda v: browse.SORTS[v.lstrip("-")][0] + (" ↓" if v.startswith("-")
                                                                  else " ↑"))
+    with sort_cols[1]:
+        st.space(30)  # level with the sort box beside it
+        st.toggle("Group by participant", key="br_group", persist_state="page",
+                  help="Each participant's conversations together, participants with the "
+                       "most matching conversations first; within one, the sort above. "
+                       "Adds their id (a link to their profile on the Participants page) "
+                       "and their number of conversations in the list.")
     hit_text = f" · {n_hits:,} keyword hit{'' if n_hits == 1 else 's'}" if keyword else ""
     noun = "conversation" if n_match == 1 else "conversations"
     map_link = ""
@@ -208,17 +221,19 @@ else:
         on_map = links.page_url("shifts", sidebar.url_params(), view="Global map",
                                 q=keyword, sq=semantic)
         map_link = f" · <a href='{tx.esc(on_map)}' target='_self'>on the map</a>"
-    sort_cols[1].markdown(f"<div style='padding-top:2rem'><b>{n_match:,}</b> {noun}"
+    n_users = len(set(listing["users"]))
+    noun += f" of {n_users:,} participant{'' if n_users == 1 else 's'}" if group else ""
+    sort_cols[2].markdown(f"<div style='padding-top:2rem'><b>{n_match:,}</b> {noun}"
                           f"{tx.esc(hit_text)}{map_link}</div>", unsafe_allow_html=True)
     # a new widget (back on page 1) whenever the list changes; the URL's page on first visit
-    signature = (filters, keyword, sort_value)
+    signature = (filters, keyword, sort_value, group)
     page_key = "br_page_" + hashlib.md5(repr(signature).encode()).hexdigest()[:12]
     url_page = ss.pop("_br_url_page", 1)
     first_page = min(url_page, n_pages)
     if url_page > n_pages:
         notice_box.info(f"Link: page {url_page:,} is past the last page of this list "
                         f"({n_pages:,}); showing page {n_pages:,}.", icon=":material/link_off:")
-    with sort_cols[2]:
+    with sort_cols[3]:
         with st.container(horizontal_alignment="right"):
             page = st.pagination(n_pages, key=page_key, default=first_page,
                                  max_visible_pages=7)
@@ -226,7 +241,10 @@ else:
     ids = listing["ids"][lo:lo + browse.PAGE_SIZE]
     view = browse.list_view(state.query(browse.rows_for, ids),
                             None if listing["hits"] is None else
-                            listing["hits"][lo:lo + browse.PAGE_SIZE])
+                            listing["hits"][lo:lo + browse.PAGE_SIZE],
+                            browse.participant_cells(listing["users"][lo:lo + browse.PAGE_SIZE],
+                                                     listing["user_n"][lo:lo + browse.PAGE_SIZE],
+                                                     sidebar.url_params()) if group else None)
     list_key = f"br_list_{page_key}_{page}"
 
     def _pick(key=list_key, ids=ids):
@@ -241,6 +259,11 @@ else:
                  on_select=_pick, selection_mode="single-row", selection_default=default,
                  height=min(36 * (view.height + 1) + 4, 460),
                  column_config={
+                     "participant": st.column_config.LinkColumn(
+                         display_text=r"pid=([^&#]+)", width=95,
+                         help="their profile on the Participants page (opens a new tab)"),
+                     "their matches": st.column_config.NumberColumn(
+                         width=100, help="this participant's conversations in the list"),
                      "conversation": st.column_config.TextColumn(width=200),
                      "task summary": st.column_config.TextColumn(width=360),
                      "model": st.column_config.TextColumn(width=140),
@@ -290,7 +313,7 @@ else:
 # ---------------------------------------------------------------- the transcript
 
 list_url = {"sort": None if sort_value == default_sort else sort_value,
-            "page": None if page == 1 else page}
+            "page": None if page == 1 else page, "group": group or None}
 conv_id = ss.get("br_conv")
 turn_sel = ss.get("br_turn")
 st.divider()

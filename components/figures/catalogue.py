@@ -32,6 +32,7 @@ from components.queries import compare as qcmp
 from components.queries import core
 from components.queries import next_steps as qns
 from components.queries import overview as qo
+from components.queries import participant as qpt
 from components.queries import participants as qp
 from components.queries import relationships as qrl
 from components.queries import shifts as qs
@@ -277,6 +278,27 @@ def _participants(source: Source, filters: Filters, field: str, top_n: int = 15,
 PARTICIPANTS = Entry("participants", "Participants", _participants)
 
 
+def _participant_profile(source: Source, filters: Filters, user: str = "") -> Drawn:
+    """One participant's thought types against everyone else's under ``filters`` (their
+    user filter aside); ``user`` "" draws the "no participant chosen" state."""
+    convs = source.query(qpt.participant_conversations, filters, user) if user else None
+    n_conv = 0 if convs is None else convs.height
+    profile = (source.query(qpt.participant_profile, filters, user) if n_conv
+               else pl.DataFrame(schema=qpt.PROFILE_SCHEMA))
+    fig = fp.participant_profile(profile, user, n_conv, qpt.PROFILE_METHOD)
+    mine = int(profile.unique("kind")["user_total"].sum()) if profile.height else 0
+    users = {r["kind"]: int(r["others_users"]) for r in profile.unique("kind").to_dicts()}
+    who = f"participant {user}" if user else "no participant chosen"
+    return Drawn(fig, f"n = {count(mine, 'thought')} of {who} in "
+                      f"{count(n_conv, 'conversation')}; everyone else: "
+                      f"{users.get('reason', 0):,} other users with reasons, "
+                      f"{users.get('reaction', 0):,} with reactions", profile)
+
+
+PARTICIPANT_PROFILE = Entry("participant-profile", "One participant's thought types",
+                            _participant_profile)
+
+
 # --------------------------------------------------------------------------- topics
 
 HIERARCHY_TITLES = {"primary": "Domains and subtopics: primary topic per conversation",
@@ -472,7 +494,7 @@ ENTRIES: tuple[Entry, ...] = (
     OVERVIEW_NUMBERS, PER_MODEL, LENGTH, LABEL_COUNTS, LABEL_SHARES, STAGE_DYNAMICS,
     STAGE_VS_PUBLISHED, FLOW, RELATIONSHIP_FLOW, RELATIONSHIP_SHARES, RELATIONSHIP_BY_REASON,
     NEXT_STEPS_FLOW, VOICING_THRESHOLD, UNVOICED, VOICING_RATIO, TIMING,
-    PARTICIPANTS, TOPIC_HIERARCHY, CLUSTERS, DOMAIN_LABELS,
+    PARTICIPANTS, PARTICIPANT_PROFILE, TOPIC_HIERARCHY, CLUSTERS, DOMAIN_LABELS,
     SHIFT_PANELS, GLOBAL_MAP, SELECTION_LABELS, COMPARE)
 
 

@@ -1,8 +1,9 @@
 """Queries of the Conversations page.
 
 The list of matching conversations (sorted and paged in SQL, optionally narrowed to those
-whose messages or thoughts contain a keyword), one conversation with its messages and
-thoughts, neighbours in the list (previous / next) and the texts of embedded items. User
+whose messages or thoughts contain a keyword, optionally grouped by participant), one
+conversation with its messages and thoughts, neighbours in the list (previous / next) and
+the texts of embedded items. User
 values (keyword, ids) are always SQL parameters; sort keys are looked up in a fixed table.
 The exports of the filtered conversations live in `components.export.data`.
 """
@@ -15,8 +16,10 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from components import links
 from components.filters import Filters
 from components.queries.core import frame
+from components.queries.participant import VIEW_ONE
 
 #: Sort key -> (display name, SQL expression over the list query's columns).
 SORTS: dict[str, tuple[str, str]] = {
@@ -29,6 +32,10 @@ SORTS: dict[str, tuple[str, str]] = {
     "hits": ("Keyword hits", "hits"),
 }
 DEFAULT_SORT = "id"
+#: How the list may be grouped (URL ``group``): key -> the ORDER BY prefix over the list
+#: query's columns. ``user``: participants by their number of matching conversations
+#: (most first), then by id; each one's conversations together, in the chosen sort.
+GROUPS: dict[str, str] = {"": "", "user": "n_user DESC, user_id ASC, "}
 PAGE_SIZE = 25
 #: Longest keyword accepted (a guard against pasting a whole document).
 MAX_KEYWORD = 200
@@ -50,12 +57,12 @@ def clean_keyword(keyword: str | None) -> str:
 def _matches(filters: Filters, keyword: str) -> tuple[str, list]:
     """SQL of the matching conversations with their keyword hit count, and its params.
 
-    Columns: conv_id, model_name, domain, subtopic, n_messages, n_thoughts,
+    Columns: conv_id, user_id, model_name, domain, subtopic, n_messages, n_thoughts,
     n_dissatisfied, task_summary, created_at, hits (NULL without a keyword).
     """
     where, params = filters.where("c")
-    cols = ("c.conv_id, c.model_name, c.domain, c.subtopic, c.n_messages, c.n_thoughts, "
-            "c.n_dissatisfied, c.task_summary, c.created_at")
+    cols = ("c.conv_id, c.user_id, c.model_name, c.domain, c.subtopic, c.n_messages, "
+            "c.n_thoughts, c.n_dissatisfied, c.task_summary, c.created_at")
     keyword = clean_keyword(keyword)
     if not keyword:
         return (f"SELECT {cols}, NULL::BIGINT AS hits FROM conversations c WHERE {where}",
@@ -84,22 +91,34 @@ def _order(sort: str, descending: bool) -> str:
 
 
 def matches(con: duckdb.DuckDBPyConnection, filters: Filters, keyword: str = "",
-            sort: str = DEFAULT_SORT, descending: bool = False) -> dict[str, Any]:
+            sort: str = DEFAULT_SORT, descending: bool = False, group: str = ""
+            ) -> dict[str, Any]:
     """The whole list in one query (one keyword scan): ids in order and their hit counts.
+
+    Args:
+        group: a key of `GROUPS`: ``"user"`` puts each participant's conversations
+            together, participants with the most matching conversations first (ties by
+            user id), each one's conversations in the ``sort`` order; ``""`` (or an
+            unknown key) does not group.
 
     Returns:
         {"ids": tuple of conv_ids in list order, "hits": tuple of hit counts (None without
-        a keyword), "n_hits": total hits}. Count, pages and previous/next all come from
-        this one cached result.
+        a keyword), "n_hits": total hits, "users": the user id of each row, "user_n": how
+        many of that user's conversations are in the list}. Count, pages and
+        previous/next all come from this one cached result.
     """
     sql, params = _matches(filters, keyword)
-    rows = con.execute(f"SELECT conv_id, hits FROM ({sql}) ORDER BY {_order(sort, descending)}",
-                       params).fetchall()
+    group = group if group in GROUPS else ""
+    rows = con.execute(f"""
+        SELECT conv_id, hits, user_id, count(*) OVER (PARTITION BY user_id) AS n_user
+        FROM ({sql}) ORDER BY {GROUPS[group]}{_order(sort, descending)}""", params).fetchall()
     ids = tuple(r[0] for r in rows)
+    out = {"ids": ids, "hits": None, "n_hits": 0, "users": tuple(r[2] for r in rows),
+           "user_n": tuple(int(r[3]) for r in rows)}
     if not clean_keyword(keyword):
-        return {"ids": ids, "hits": None, "n_hits": 0}
+        return out
     hits = tuple(int(r[1]) for r in rows)
-    return {"ids": ids, "hits": hits, "n_hits": int(sum(hits))}
+    return {**out, "hits": hits, "n_hits": int(sum(hits))}
 
 
 def rows_for(con: duckdb.DuckDBPyConnection, ids: tuple[str, ...]) -> pl.DataFrame:
@@ -117,9 +136,22 @@ LIST_VIEW_NAMES = {"conv_id": "conversation", "model_name": "model",
                    "n_dissatisfied": "dissatisfied", "task_summary": "task summary"}
 
 
-def list_view(rows: pl.DataFrame, hits: tuple[int, ...] | None = None) -> pl.DataFrame:
+def participant_cells(users: Sequence[str], user_n: Sequence[int],
+                      params: Mapping[str, Sequence[str] | str]) -> list[tuple[str, int, str]]:
+    """Per row of the grouped list: (user id, their conversations in the list, the link to
+    their profile: the Participants page's "One participant" tab with the filters of
+    ``params``)."""
+    return [(u, int(n), links.page_url("participants", params, view=VIEW_ONE, pid=u))
+            for u, n in zip(users, user_n)]
+
+
+def list_view(rows: pl.DataFrame, hits: tuple[int, ...] | None = None,
+              participants: Sequence[tuple[str, int, str]] | None = None) -> pl.DataFrame:
     """The list as shown: friendly column names, domain / subtopic joined, and the hit
-    counts (one per row, only with a keyword) as the last column."""
+    counts (one per row, only with a keyword) as the last column. With ``participants``
+    (the grouped list, `participant_cells`), two first columns: "participant" (the link to
+    the user's profile, which the page shows as the user id) and "their matches" (their
+    conversations in the list)."""
     unsure = (rows["topic_uncertain"].to_list() if "topic_uncertain" in rows.columns
               else [None] * rows.height)
     topic = [(" / ".join(v for v in (d, s) if isinstance(v, str)) or "—")
@@ -134,6 +166,11 @@ def list_view(rows: pl.DataFrame, hits: tuple[int, ...] | None = None) -> pl.Dat
     if hits is not None:
         view = view.with_columns(pl.Series("hits", list(hits), dtype=pl.Int64))
         columns.append("hits")
+    if participants is not None:
+        view = view.with_columns(
+            pl.Series("participant", [p[2] for p in participants], dtype=pl.Utf8),
+            pl.Series("their matches", [p[1] for p in participants], dtype=pl.Int64))
+        columns = ["participant", "their matches", *columns]
     return view.select(columns)
 
 
