@@ -17,7 +17,7 @@ from components import links
 from components.figures import catalogue
 from components.queries import participant as one
 from components.queries import participants
-from components.ui import charts, notices, sidebar, state
+from components.ui import charts, compare, notices, sidebar, state
 from components.vocabulary import CREDIT, count
 
 filters = sidebar.current_filters()
@@ -73,6 +73,7 @@ def everyone() -> None:
                    "keyword are “(no group matched)”.")
         st.dataframe(participants.keyword_groups_table(grouping), hide_index=True,
                      width="stretch")
+    compare.section(filters, ("age", "gender", "education", "ai_frequency"), key="pp")
 
 
 def _code(text: str) -> str:

@@ -14,6 +14,7 @@ import polars as pl
 
 from components.figures.base import empty_figure, esc, figure
 from components.figures.theme import MUTED_COLOR, NOTE_SIZE, TEXT_COLOR
+from components.vocabulary import count
 
 #: The two subsets: a dark blue and an orange (told apart in every colour-vision type,
 #: and in greyscale by lightness); A also solid, B hatched.
@@ -94,9 +95,14 @@ def compare_figure(table: pl.DataFrame, test: Mapping[str, Any], *, title: str,
     span = max([abs(r["diff_lo"]) for r in rows] + [abs(r["diff_hi"]) for r in rows]
                + [0.01]) * 100 * 1.1
     top = max([r["hi_a"] for r in rows] + [r["hi_b"] for r in rows] + [0.01]) * 1.08
-    sizes = (f"A: {esc(a_name)} — {test.get('users_a', 0):,} users, "
-             f"{test.get('items_a', 0):,} {unit}<br>B: {esc(b_name)} — "
-             f"{test.get('users_b', 0):,} users, {test.get('items_b', 0):,} {unit}")
+    def size(side: str) -> str:
+        users = count(test.get(f"users_{side}", 0), "user")
+        if unit == "users":
+            return users
+        noun = unit[:-1] if unit.endswith("s") else unit
+        return f"{users}, {count(test.get(f'items_{side}', 0), noun, unit)}"
+
+    sizes = f"A: {esc(a_name)} — {size('a')}<br>B: {esc(b_name)} — {size('b')}"
     height, top_px, bottom_px = max(480, 300 + 56 * n), 170, 130
     plot_px = height - top_px - bottom_px  # the note and the legend sit at fixed pixels
     layout = dict(

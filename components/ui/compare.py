@@ -34,6 +34,7 @@ from components.queries import compare as qcmp
 from components.queries import core
 from components.ui import charts, state
 from components.ui.share import url_params
+from components.vocabulary import count
 from precompute.labels import STAGES
 
 _INIT = "_compare_from_url"
@@ -108,9 +109,10 @@ def render_sidebar(a: Filters, opts: Mapping[str, Any], display: Mapping[str, st
                 _b_widgets(opts, display)
             comparison = _from_widgets()
             ov = state.query(qcmp.overlap, a, comparison)
-            st.caption(f"A: {ov['conversations_a']:,} conversations ({ov['users_a']:,} "
-                       f"users) · B: {ov['conversations_b']:,} conversations "
-                       f"({ov['users_b']:,} users)"
+            st.caption(f"A: {count(ov['conversations_a'], 'conversation')} "
+                       f"({count(ov['users_a'], 'user')}) · B: "
+                       f"{count(ov['conversations_b'], 'conversation')} "
+                       f"({count(ov['users_b'], 'user')})"
                        + (f" · **{ov['conversations_both']:,} in both**: make B leave A's "
                           "conversations out" if ov["conversations_both"] else "")
                        + (f" · {ov['users_both']:,} users have conversations in both"

@@ -38,7 +38,7 @@ def test_a_link_with_a_comparison_draws_a_against_b(db, monkeypatch):
     specs = compare_specs(at)
     assert len(specs) == 1
     title = specs[0]["layout"]["title"]["text"]
-    assert "A: model: GPT-5.4 — 1 users, 3 reasons" in title
+    assert "A: model: GPT-5.4 — 1 user, 3 reasons" in title
     assert "B: all the other conversations — 2 users, 3 reasons" in title
     # the bars: A's and B's shares in the labels' order, the difference A - B
     bars = {d["name"]: d for d in specs[0]["data"]}
@@ -48,7 +48,7 @@ def test_a_link_with_a_comparison_draws_a_against_b(db, monkeypatch):
     # the export caption names both subsets
     assert any("A: model: GPT-5.4 vs B: all the other conversations" in c
                for c in captions(at))
-    assert any("A: 2 conversations (1 users) · B: 2 conversations (2 users)" in c
+    assert any("A: 2 conversations (1 user) · B: 2 conversations (2 users)" in c
                for c in captions(at))
     assert query_param(at, "cmp") == ["rest"]
 
@@ -114,3 +114,17 @@ def test_relationships_and_domains_on_a_full_build(analysed_db, monkeypatch, pag
     spec = next(s for s in compare_specs(at) if s["layout"]["title"]["text"].startswith(title))
     assert f"A: domain: {html.escape(domain)}" in spec["layout"]["title"]["text"]
     assert {d["name"] for d in spec["data"]} == {"A", "B", "A − B"}
+
+
+def test_participants_compare_users_in_the_papers_groups(db, monkeypatch):
+    """Gender of A = GPT-5.4 (user1, Female; two conversations, one answer) against the
+    rest (user2 Male, user3 Female): counted by users."""
+    at = open_app(db, monkeypatch, "participants", model="GPT-5.4", cmp="rest")
+    spec = next(s for s in compare_specs(at) if s["layout"]["title"]["text"].startswith("Age"))
+    assert "GPT-5.4 — 1 user<br>B: all the other conversations — 2 users<" in \
+        spec["layout"]["title"]["text"]
+    at.selectbox(key="pp_dim").set_value("gender").run()
+    spec = compare_specs(at)[0]
+    bars = {d["name"]: dict(zip(d["y"], d["x"])) for d in spec["data"] if d["type"] == "bar"}
+    assert bars["A"] == {"Female": 1.0, "Male": 0.0}
+    assert bars["B"] == {"Female": 0.5, "Male": 0.5}
