@@ -10,6 +10,7 @@ sentence every figure with intervals prints in its note.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -349,4 +350,97 @@ def compare_subsets(cluster: np.ndarray, label: np.ndarray, side: np.ndarray,
             swap = (rng.random((k, len(mixed))) < 0.5).astype(np.float64)
             a_rows += (1.0 - swap) @ mix_a + swap @ mix_b
         hits += int((_chi2(a_rows, total) >= observed - 1e-9).sum())
+    return {**out, "p_value": (hits + 1) / (n_perm + 1)}
+
+
+def compare_medians(cluster: np.ndarray, side: np.ndarray, values: np.ndarray,
+                    n_boot: int = N_BOOT, n_perm: int = N_PERM, seed: int = SEED) -> dict:
+    """Subset A against subset B on a number (a distance): the median of each, the
+    difference A - B, user-level 95% intervals of the three, and the permutation test of
+    `compare_subsets` (single-side users permuted, a user on both sides swapping their
+    parts) on |median A - median B|.
+
+    Args:
+        cluster: user index (0..n_users-1) of each value.
+        side: 0 (A) or 1 (B) of each value.
+        values: the values (finite; drop the others first).
+
+    Returns:
+        ``{"median_a", "lo_a", "hi_a", "median_b", "lo_b", "hi_b", "diff", "diff_lo",
+        "diff_hi", "p_value", "n_a", "n_b", "users_a", "users_b", "users_both", "n_boot",
+        "n_perm"}`` (floats; NaN where a side is empty).
+    """
+    cluster = np.asarray(cluster, dtype=np.int64)
+    side = np.asarray(side, dtype=np.int64)
+    values = np.asarray(values, dtype=np.float64)
+    order = np.argsort(values, kind="stable")
+    cluster, side, values = cluster[order], side[order], values[order]
+    n_cl = int(cluster.max()) + 1 if cluster.size else 0
+    in_a = np.bincount(cluster[side == 0], minlength=n_cl) > 0
+    in_b = np.bincount(cluster[side == 1], minlength=n_cl) > 0
+
+    def medians(weights_a: np.ndarray, weights_b: np.ndarray) -> tuple[np.ndarray, ...]:
+        ma = _expanded_median(values, np.cumsum(weights_a, axis=1)) if values.size else \
+            np.full(len(weights_a), np.nan)
+        mb = _expanded_median(values, np.cumsum(weights_b, axis=1)) if values.size else \
+            np.full(len(weights_b), np.nan)
+        return ma, mb
+
+    is_a, is_b = (side == 0).astype(np.int64), (side == 1).astype(np.int64)
+    ma, mb = medians(is_a[None], is_b[None])
+    out = {"median_a": float(ma[0]), "median_b": float(mb[0]),
+           "diff": float(ma[0] - mb[0]), "n_a": int(is_a.sum()), "n_b": int(is_b.sum()),
+           "users_a": int(in_a.sum()), "users_b": int(in_b.sum()),
+           "users_both": int((in_a & in_b).sum()), "n_boot": n_boot, "n_perm": n_perm}
+    rng = np.random.default_rng(seed)
+    # resamples per chunk: about 2 million weights at a time, whatever the size
+    chunk = max(1, min(_CHUNK, 2_000_000 // max(len(values), 1)))
+    # --- intervals: resample the users of A ∪ B, each with all their values
+    units = np.flatnonzero(in_a | in_b)
+    boot = np.full((3, max(n_boot, 0)), np.nan)
+    if len(units) and n_boot > 0:
+        for start in range(0, n_boot, chunk):
+            k = min(chunk, n_boot - start)
+            draws = units[rng.integers(0, len(units), size=(k, len(units)))]
+            w = np.bincount((draws + np.arange(k)[:, None] * n_cl).ravel(),
+                            minlength=k * n_cl).reshape(k, n_cl)[:, cluster]
+            ba, bb = medians(w * is_a, w * is_b)
+            boot[0, start:start + k], boot[1, start:start + k] = ba, bb
+            boot[2, start:start + k] = ba - bb
+    for i, (lo_key, hi_key, est) in enumerate((("lo_a", "hi_a", out["median_a"]),
+                                               ("lo_b", "hi_b", out["median_b"]),
+                                               ("diff_lo", "diff_hi", out["diff"]))):
+        col = boot[i][~np.isnan(boot[i])]
+        if math.isnan(est) or not col.size:
+            out[lo_key] = out[hi_key] = est
+        else:
+            out[lo_key] = min(float(np.percentile(col, 2.5)), est)
+            out[hi_key] = max(float(np.percentile(col, 97.5)), est)
+    # --- test
+    pure = np.flatnonzero(in_a ^ in_b)
+    mixed = np.flatnonzero(in_a & in_b)
+    n_pure_a = int(in_a[pure].sum())
+    movable = (0 < n_pure_a < len(pure)) or len(mixed) > 0
+    if not out["n_a"] or not out["n_b"] or not movable:
+        return {**out, "p_value": float("nan")}
+    observed = abs(out["diff"])
+    pos = np.full(n_cl, -1)
+    pos[pure], pos[mixed] = np.arange(len(pure)), np.arange(len(mixed))
+    item_pure = np.isin(cluster, pure)
+    hits = 0
+    for start in range(0, n_perm, chunk):
+        k = min(chunk, n_perm - start)
+        to_a = np.zeros((k, len(values)), dtype=np.int64)
+        if len(pure):
+            chosen = np.argsort(rng.random((k, len(pure))), axis=1)[:, :n_pure_a]
+            pure_a = np.zeros((k, len(pure)), dtype=np.int64)
+            np.put_along_axis(pure_a, chosen, 1, axis=1)
+            to_a[:, item_pure] = pure_a[:, pos[cluster[item_pure]]]
+        if len(mixed):
+            swap = (rng.random((k, len(mixed))) < 0.5).astype(np.int64)
+            sw = swap[:, pos[cluster[~item_pure]]]
+            mside = is_a[~item_pure][None]
+            to_a[:, ~item_pure] = mside * (1 - sw) + (1 - mside) * sw
+        pa, pb = medians(to_a, 1 - to_a)
+        hits += int((np.abs(pa - pb) >= observed - 1e-12).sum())
     return {**out, "p_value": (hits + 1) / (n_perm + 1)}

@@ -11,7 +11,7 @@ import streamlit as st
 from components import links, published
 from components.figures import catalogue
 from components.queries import shifts as sv
-from components.ui import charts, notices, sidebar, state
+from components.ui import charts, compare, notices, sidebar, state
 from components.vocabulary import CREDIT, KIND_NOUNS, PAIR_TITLES, item_names
 
 filters = sidebar.current_filters()
@@ -112,6 +112,7 @@ def centred_gaps() -> None:
                f"Columns *published …*: {published.SHIFT_NOTE}; Jin et al. 2026 publish only "
                f"the percentiles. {sv.NOT_AVAILABLE} = not computable for this subset (the "
                "note says why).")
+    compare.shifts_section(filters, key="sh")
 
 
 def search_hits() -> tuple[tuple[tuple[str, tuple[str, ...]], ...], list[str]]:

@@ -38,7 +38,7 @@ from components.queries import relationships as qrl
 from components.queries import shifts as qs
 from components.queries import thoughts as qt
 from components.queries import topics as qtp
-from components.stats import METHOD
+from components.stats import METHOD, N_PERM
 from components.vocabulary import (
     KIND_NOUNS,
     LABELS_BY_KIND,
@@ -489,13 +489,34 @@ def _compare(source: Source, filters: Filters, comparison: Comparison = Comparis
 COMPARE = Entry("compare-subsets", "Subset A against subset B", _compare)
 
 
+def _compare_shifts(source: Source, filters: Filters,
+                    comparison: Comparison = Comparison()) -> Drawn:
+    """Subset A (``filters``) against B on the median semantic shift per pair type."""
+    res = source.query(qcmp.compare_shifts, filters, comparison)
+    display = _display(source)
+    a_name, b_name = filters.describe(display), comparison.describe_b(display)
+    fig = fcmp.compare_shifts_figure(
+        res["table"], a_name=a_name, b_name=b_name,
+        method=METHOD + " of A ∪ B (a user in both moves as one)",
+        names=PAIR_TITLES, n_perm=N_PERM, error=res["error"],
+        users=(res["overlap"]["users_a"], res["overlap"]["users_b"]))
+    t = res["table"]
+    n = (f"n = {int(t['n_a'].sum()):,} + {int(t['n_b'].sum()):,} pairs" if t.height
+         else "n = 0 pairs")
+    return Drawn(fig, n, t, subsets=f"A: {a_name} vs B: {b_name}")
+
+
+COMPARE_SHIFTS = Entry("compare-shifts", "Semantic shifts: subset A against subset B",
+                       _compare_shifts, ("shifts",))
+
+
 #: Every entry, in the order of the pages.
 ENTRIES: tuple[Entry, ...] = (
     OVERVIEW_NUMBERS, PER_MODEL, LENGTH, LABEL_COUNTS, LABEL_SHARES, STAGE_DYNAMICS,
     STAGE_VS_PUBLISHED, FLOW, RELATIONSHIP_FLOW, RELATIONSHIP_SHARES, RELATIONSHIP_BY_REASON,
     NEXT_STEPS_FLOW, VOICING_THRESHOLD, UNVOICED, VOICING_RATIO, TIMING,
     PARTICIPANTS, PARTICIPANT_PROFILE, TOPIC_HIERARCHY, CLUSTERS, DOMAIN_LABELS,
-    SHIFT_PANELS, GLOBAL_MAP, SELECTION_LABELS, COMPARE)
+    SHIFT_PANELS, GLOBAL_MAP, SELECTION_LABELS, COMPARE, COMPARE_SHIFTS)
 
 
 @dataclass(frozen=True)

@@ -122,3 +122,77 @@ def compare_figure(table: pl.DataFrame, test: Mapping[str, Any], *, title: str,
                           showarrow=False, align="left",
                           font=dict(size=NOTE_SIZE, color=MUTED_COLOR))])
     return figure(data, layout)
+
+
+def compare_shifts_figure(table: pl.DataFrame, *, a_name: str, b_name: str, method: str,
+                          names: Mapping[str, str], n_perm: int, users: tuple[int, int],
+                          error: str | None = None) -> go.Figure:
+    """A against B on the semantic shifts: per pair type (rows), the median map distance
+    of A and of B with 95% intervals (left) and the difference of the medians with its
+    interval and the permutation p-value (right).
+
+    Args:
+        table: `queries.compare.SHIFT_SCHEMA` rows.
+        names: pair type -> display name.
+        users: the users of A and of B.
+    """
+    head = "Semantic shifts: A against B"
+    if error or table.is_empty():
+        return empty_figure(esc(error or "Nothing to compare."), head)
+    rows = table.to_dicts()
+    cats = [esc(names.get(r["pair_type"], r["pair_type"])) for r in rows]
+    ys = list(range(len(rows)))
+    data = []
+    for side, color, label, symbol, dy in (("a", A_COLOR, "A", "square", -0.14),
+                                           ("b", B_COLOR, "B", "circle", 0.14)):
+        data.append(dict(
+            type="scatter", mode="markers", x=[r[f"median_{side}"] for r in rows],
+            y=[y + dy for y in ys], name=label, xaxis="x", yaxis="y",
+            marker=dict(color=color, size=12, symbol=symbol),
+            error_x=dict(type="data", symmetric=False, thickness=2, width=5, color=color,
+                         array=[r[f"hi_{side}"] - r[f"median_{side}"] for r in rows],
+                         arrayminus=[r[f"median_{side}"] - r[f"lo_{side}"] for r in rows]),
+            customdata=[[r[f"n_{side}"], r[f"lo_{side}"], r[f"hi_{side}"],
+                         r[f"users_{side}"]] for r in rows],
+            hovertemplate=f"{label}<br>%{{text}}: median %{{x:.3f}} (95% CI "
+                          "%{customdata[1]:.3f}–%{customdata[2]:.3f}) · "
+                          "%{customdata[0]:,} pairs of %{customdata[3]:,} users"
+                          "<extra></extra>", text=cats))
+    data.append(dict(
+        type="scatter", mode="markers+text", x=[r["diff"] for r in rows], y=ys,
+        name="A − B", xaxis="x2", yaxis="y",
+        marker=dict(color=DIFF_COLOR, size=11, symbol="diamond"),
+        error_x=dict(type="data", symmetric=False, thickness=2, width=5, color=DIFF_COLOR,
+                     array=[r["diff_hi"] - r["diff"] for r in rows],
+                     arrayminus=[r["diff"] - r["diff_lo"] for r in rows]),
+        text=[p_text(r["p_value"], n_perm) for r in rows], textposition="top center",
+        textfont=dict(size=NOTE_SIZE, color=MUTED_COLOR),
+        customdata=[[r["diff_lo"], r["diff_hi"]] for r in rows],
+        hovertemplate="A − B: %{x:+.3f} (95% CI %{customdata[0]:+.3f} to "
+                      "%{customdata[1]:+.3f})<extra></extra>"))
+    span = max([abs(r["diff_lo"]) for r in rows] + [abs(r["diff_hi"]) for r in rows]
+               + [0.01]) * 1.25
+    who = (f"A: {esc(a_name)} — {count(users[0], 'user')}, "
+           f"{count(sum(r['n_a'] for r in rows), 'pair')}<br>"
+           f"B: {esc(b_name)} — {count(users[1], 'user')}, "
+           f"{count(sum(r['n_b'] for r in rows), 'pair')}")
+    height, top_px, bottom_px = 460, 170, 120
+    plot_px = height - top_px - bottom_px
+    layout = dict(
+        title=dict(text=f"{esc(head)}<br><sup>{who}</sup>"),
+        height=height, margin=dict(t=top_px, b=bottom_px),
+        xaxis=dict(domain=[0, 0.55], title=dict(text="median distance on the map"),
+                   rangemode="tozero", zeroline=False),
+        xaxis2=dict(domain=[0.65, 1], title=dict(text="A − B (map units)"),
+                    range=[-span, span], zeroline=True, zerolinecolor=MUTED_COLOR,
+                    zerolinewidth=2),
+        yaxis=dict(tickvals=ys, ticktext=cats, range=[len(rows) - 0.45, -0.6],
+                   automargin=True, zeroline=False),
+        legend=dict(orientation="h", x=1, y=1 + 6 / plot_px, yanchor="bottom",
+                    xanchor="right"),
+        annotations=[dict(text=f"per pair type: a permutation test of |median A − median "
+                               f"B| ({n_perm:,} permutations of users)<br>{esc(method)}",
+                          xref="paper", yref="paper", x=0, y=-62 / plot_px,
+                          xanchor="left", yanchor="top", showarrow=False, align="left",
+                          font=dict(size=NOTE_SIZE, color=MUTED_COLOR))])
+    return figure(data, layout)

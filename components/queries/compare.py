@@ -32,7 +32,7 @@ from components.queries import participants as qp
 from components.queries import relationships as qrl
 from components.queries.core import frame
 from components.queries.relationships import RELATIONSHIP_NAMES
-from components.vocabulary import LABELS_BY_KIND
+from components.vocabulary import LABELS_BY_KIND, PAIR_TYPES
 from precompute.labels import STAGES
 from precompute.relationships import RELATIONSHIPS
 
@@ -252,3 +252,60 @@ def category_names(dimension: str, display: dict[str, str]) -> dict[str, str]:
     if dimension == "length":
         return {b: f"{b} messages" for b in published.LENGTH_BINS}
     return {}
+
+
+SHIFT_SCHEMA = {"pair_type": pl.Utf8, "n_a": pl.Int64, "median_a": pl.Float64,
+                "lo_a": pl.Float64, "hi_a": pl.Float64, "n_b": pl.Int64,
+                "median_b": pl.Float64, "lo_b": pl.Float64, "hi_b": pl.Float64,
+                "diff": pl.Float64, "diff_lo": pl.Float64, "diff_hi": pl.Float64,
+                "p_value": pl.Float64, "users_a": pl.Int64, "users_b": pl.Int64,
+                "users_both": pl.Int64}
+
+
+def compare_shifts(con: duckdb.DuckDBPyConnection, a: Filters, comparison: Comparison
+                   ) -> dict[str, Any]:
+    """A against B on the semantic shifts: per pair type (consecutive user messages, a
+    message and its reason, a reaction and the next message), the median map distance of
+    each side, the difference, user-level 95% intervals and the permutation test over
+    users (`stats.compare_medians`).
+
+    Returns ``{"table"}`` (SHIFT_SCHEMA, one row per pair type with pairs on a side),
+    ``"overlap"``, ``"error"`` (as `compare`).
+    """
+    ov = overlap(con, a, comparison)
+    out: dict[str, Any] = {"overlap": ov, "table": pl.DataFrame(schema=SHIFT_SCHEMA),
+                           "error": None}
+    if not _has(con, "shift_pairs"):
+        out["error"] = ("This database was built without the shifts stage: run `python -m "
+                        "precompute build`.")
+        return out
+    if ov["conversations_both"]:
+        out["error"] = (f"A and B share {ov['conversations_both']:,} conversations: a "
+                        "conversation cannot be on both sides of a test. Define B so that "
+                        "it leaves A's conversations out (or compare with all the others).")
+        return out
+    sides_cte, params = _sides(a, comparison)
+    df = frame(con, f"""
+        WITH {sides_cte}
+        SELECT s.user_id, s.side, p.pair_type, p.umap_distance AS value
+        FROM sides s JOIN shift_pairs p USING (conv_id)
+        WHERE p.umap_distance IS NOT NULL AND isfinite(p.umap_distance)
+        ORDER BY p.pair_type, s.side, p.conv_id, p.src_id, p.dst_id""", params)
+    rows = []
+    for pair_type in PAIR_TYPES:
+        part = df.filter(pl.col("pair_type") == pair_type)
+        if part.is_empty():
+            continue
+        res = stats.compare_medians(stats.dense(part["user_id"].to_list()),
+                                    part["side"].to_numpy(), part["value"].to_numpy())
+        rows.append({"pair_type": pair_type, **{k: res[k] for k in SHIFT_SCHEMA
+                                                if k != "pair_type"}})
+    if not rows:
+        out["error"] = "Neither subset has shift pairs: nothing to compare."
+        return out
+    out["table"] = pl.DataFrame(rows, schema=SHIFT_SCHEMA)
+    sides = {"A": int(out["table"]["n_a"].sum()), "B": int(out["table"]["n_b"].sum())}
+    empty = [k for k, v in sides.items() if not v]
+    if empty:
+        out["error"] = f"Subset {empty[0]} has no shift pairs: nothing to compare."
+    return out

@@ -152,17 +152,38 @@ def _turn_on() -> None:
     st.session_state[KIND] = "rest"
 
 
+def _offer(key: str) -> None:
+    st.caption(":material/compare_arrows: Compare this subset (A) with another (B) — "
+               "side by side, differences with intervals over users, a permutation "
+               "test over users: **Compare with a subset B** in the sidebar.")
+    st.button("Compare A with all the other conversations", key=f"{key}_cmp_on",
+              on_click=_turn_on, icon=":material/compare_arrows:")
+
+
+def shifts_section(filters: Filters, key: str, heading: str = "A against B") -> None:
+    """The Semantic shifts page's comparison: the median shift per pair type of A and of
+    B, or how to turn the comparison on."""
+    comparison = current()
+    if comparison is None:
+        _offer(key)
+        return
+    st.subheader(heading)
+    charts.show(catalogue.COMPARE_SHIFTS, filters, name="compare-shifts",
+                key=f"{key}-compare", comparison=comparison)
+    st.caption("Per pair type, the median distance on the map between a text and its "
+               "source in A and in B, whiskers the 95% interval from resampling users; "
+               "right: the difference of the medians with its interval and the p-value of "
+               "a permutation test over users (a user with conversations on both sides "
+               "swaps their two parts).")
+
+
 def section(filters: Filters, dimensions: Sequence[str], key: str,
             heading: str = "A against B") -> None:
     """A page's comparison: the A-vs-B figure of one of ``dimensions`` (a picker when more
     than one; a stage picker where one applies), or how to turn the comparison on."""
     comparison = current()
     if comparison is None:
-        st.caption(":material/compare_arrows: Compare this subset (A) with another (B) — "
-                   "side by side, differences with intervals over users, a permutation "
-                   "test over users: **Compare with a subset B** in the sidebar.")
-        st.button("Compare A with all the other conversations", key=f"{key}_cmp_on",
-                  on_click=_turn_on, icon=":material/compare_arrows:")
+        _offer(key)
         return
     st.subheader(heading)
     c1, c2 = st.columns([2, 1])

@@ -128,3 +128,27 @@ def test_participants_compare_users_in_the_papers_groups(db, monkeypatch):
     bars = {d["name"]: dict(zip(d["y"], d["x"])) for d in spec["data"] if d["type"] == "bar"}
     assert bars["A"] == {"Female": 1.0, "Male": 0.0}
     assert bars["B"] == {"Female": 0.5, "Male": 0.5}
+
+
+def test_semantic_shifts_compare_the_median_shift_per_pair_type(analysed_db, monkeypatch):
+    """The shifts page: one row per pair type; each side's pair count is what the DB holds
+    for its conversations, counted here."""
+    import duckdb
+
+    from components.filters import Comparison, Filters
+    from components.queries import compare as qc
+    c = duckdb.connect(str(analysed_db), read_only=True)
+    model = c.execute("SELECT model_name FROM conversations GROUP BY 1 ORDER BY count(*) DESC, "
+                      "1 LIMIT 1").fetchall()[0][0]
+    want = dict(c.execute("SELECT c.model_name = ?, count(*) FROM shift_pairs p JOIN "
+                          "conversations c USING (conv_id) GROUP BY 1", [model]).fetchall())
+    res = qc.compare_shifts(c, Filters(models=(model,)), Comparison())
+    c.close()
+    assert res["error"] is None
+    assert int(res["table"]["n_a"].sum()) == want[True]
+    assert int(res["table"]["n_b"].sum()) == want[False]
+    at = open_app(analysed_db, monkeypatch, "shifts", model=model, cmp="rest")
+    spec = next(s for s in chart_specs(at)
+                if s["layout"]["title"]["text"].startswith("Semantic shifts: A against B"))
+    assert len(spec["data"][0]["x"]) == res["table"].height
+    assert "permutations of users" in spec["layout"]["annotations"][0]["text"]

@@ -124,3 +124,26 @@ def test_compare_subsets_degenerate_cases():
     empty = stats.compare_subsets(np.array([], dtype=int), np.array([], dtype=int),
                                   np.array([], dtype=int), 3)
     assert empty["items_a"] == 0 and np.isnan(empty["p_value"])
+
+
+def test_compare_medians_by_hand():
+    """A: users 0 (1, 3) and 1 (5) -> median 3; B: user 2 (10, 12) -> median 11. Three
+    users, two in A: of the 3 splits, {0,1} and {1,2} give |diff| = 8 (the observed), {0,2}
+    gives 1.5: p ~ 2/3."""
+    res = stats.compare_medians(np.array([0, 0, 1, 2, 2]), np.array([0, 0, 0, 1, 1]),
+                                np.array([1.0, 3, 5, 10, 12]), n_boot=300, n_perm=3000)
+    assert (res["median_a"], res["median_b"], res["diff"]) == (3.0, 11.0, -8.0)
+    assert (res["n_a"], res["n_b"], res["users_a"], res["users_b"]) == (3, 2, 2, 1)
+    assert res["lo_a"] <= 3.0 <= res["hi_a"] and res["diff_lo"] <= -8.0 <= res["diff_hi"]
+    assert res["lo_b"] == res["hi_b"] == 11.0  # one user in B: every resample is theirs
+    assert res["p_value"] == pytest.approx(2 / 3, abs=0.03)
+
+
+def test_compare_medians_separated_groups_and_empty_side():
+    cluster = np.arange(60)
+    values = np.r_[np.full(30, 1.0), np.full(30, 2.0)] + np.linspace(0, 0.1, 60)
+    res = stats.compare_medians(cluster, np.r_[np.zeros(30), np.ones(30)].astype(int), values,
+                                n_perm=400)
+    assert res["p_value"] == pytest.approx(1 / 401) and res["diff_hi"] < 0
+    res = stats.compare_medians(np.array([0, 1]), np.array([0, 0]), np.array([1.0, 2.0]))
+    assert np.isnan(res["median_b"]) and np.isnan(res["p_value"])
