@@ -103,3 +103,56 @@ def test_the_check_sees_the_hostile_names(hostile_db):
         con.close()
     text = str(drawn.figure.to_dict()) + str(shares.figure.to_dict())
     assert "&lt;b&gt;Bold&lt;/b&gt;" in text and "&lt;s&gt;Task&lt;/s&gt;" in text
+
+
+COMPARE_OPTIONS = [
+    ("COMPARE", {"dimension": "reason"}), ("COMPARE", {"dimension": "domain"}),
+    ("COMPARE", {"dimension": "relationship", "stage": "Early"}),
+    ("COMPARE_SHIFTS", {}),
+]
+
+
+@pytest.mark.parametrize("name, options", COMPARE_OPTIONS,
+                         ids=[f"{n}-{'-'.join(map(str, o.values()))}"
+                              for n, o in COMPARE_OPTIONS])
+def test_a_against_b_names_hostile_subsets_escaped(hostile_db, name, options):
+    """A = the tag-laden model, B = its own filters naming the tag-laden domain: both
+    subset names (in the subtitle) and the categories stay escaped and out of templates."""
+    from components.filters import Comparison
+    con = connect(hostile_db)
+    try:
+        b = Comparison(Filters(domains=(DOMAIN,)))
+        rest = con.execute("SELECT count(*) FROM conversations WHERE model_name = ? AND "
+                           "domain = ?", [MODEL, DOMAIN]).fetchall()[0][0]
+        if rest:  # B must leave A's conversations out: exclude A's model from B
+            others = tuple(r[0] for r in con.execute(
+                "SELECT DISTINCT model_name FROM conversations WHERE model_name <> ?",
+                [MODEL]).fetchall())
+            b = Comparison(Filters(domains=(DOMAIN,), models=others))
+        drawn = getattr(catalogue, name)(catalogue.DirectSource(con), Filters(models=(MODEL,)),
+                                         comparison=b, **options)
+    finally:
+        con.close()
+    strings = [(p, s) for p, s in _strings(drawn.figure.to_dict()) if not p.endswith(HIDDEN)]
+    assert any("&lt;b&gt;Bold&lt;/b&gt;" in s for _, s in strings)  # A's name is shown
+    assert [(p, s[:80]) for p, s in strings for r in RAW if r in s] == []
+    assert [(p, s[:80]) for p, s in strings
+            if p.endswith(("hovertemplate", "texttemplate"))
+            and any(t in s for t in TEMPLATES)] == []
+
+
+def test_search_hits_on_the_map_are_named_escaped(hostile_db):
+    con = connect(hostile_db)
+    try:
+        ids = tuple(r[0] for r in con.execute("SELECT item_id FROM map_points LIMIT 3"
+                                              ).fetchall())
+        drawn = catalogue.GLOBAL_MAP(catalogue.DirectSource(con), Filters(),
+                                     hits=((f"keyword “{MODEL}”", ids),))
+    finally:
+        con.close()
+    strings = [(p, s) for p, s in _strings(drawn.figure.to_dict()) if not p.endswith(HIDDEN)]
+    assert any("&lt;b&gt;Bold&lt;/b&gt;" in s for _, s in strings)
+    assert [(p, s[:80]) for p, s in strings for r in RAW if r in s] == []
+    assert [(p, s[:80]) for p, s in strings
+            if p.endswith(("hovertemplate", "texttemplate"))
+            and any(t in s for t in TEMPLATES)] == []
