@@ -17,7 +17,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 from components import db
 from components.links import NOT_FOUND_SCRIPT, PAGE_PATHS, PAGES
 from components.queries import core
-from components.ui import share, sidebar, state
+from components.ui import first_paint, share, sidebar, state
 
 log = logging.getLogger("thoughttrace.app")
 #: The page icon, a local file: an icon given as ":material/...:" makes every browser
@@ -74,14 +74,19 @@ def _route() -> None:
         st.session_state["_not_found_path"] = unknown
         pages.append(st.Page(NOT_FOUND_SCRIPT, title="Page not found", url_path=unknown,
                              visibility="hidden"))
+    light = first_paint.begin()  # a new tab: its first chart first, then the rest
     nav = st.navigation(pages)
-    sidebar.render()
+    sidebar.render(light=light)
+    first_paint.request_rest()
     try:
         nav.run()
+    except state.PageEnd:
+        pass  # the page ended on purpose; the app's own parts still follow
     finally:
-        # after the page: the link box holds the view as the page left it (a page writes
-        # its own state, e.g. the open conversation, into the URL while it runs)
-        share.render()
+        if not light:
+            # after the page: the link box holds the view as the page left it (a page
+            # writes its own state, e.g. the open conversation, into the URL as it runs)
+            share.render()
 
 
 def _unknown_page_path() -> str | None:

@@ -320,14 +320,14 @@ st.divider()
 if conv_id is None:
     st.caption("Select a conversation in the list (or a search result) to read it here.")
     _write_url(conv=None, turn=None, **list_url)
-    st.stop()
+    state.end_page()
 
 data = state.query(browse.transcript_data, conv_id)
 if data is None:  # the DB was rebuilt without it
     st.info(f"Conversation `{conv_id[:80].replace('`', '')}` is no longer in the database.")
     _open(None)
     _write_url(conv=None, turn=None, **list_url)
-    st.stop()
+    state.end_page()
 
 pos = browse.neighbours(listing["ids"], conv_id)
 nav = st.columns([1, 3, 1])

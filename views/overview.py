@@ -5,7 +5,7 @@ import streamlit as st
 
 from components.figures import catalogue
 from components.queries import core, overview
-from components.ui import charts, compare, notices, sidebar, state
+from components.ui import charts, compare, first_paint, notices, sidebar, state
 from components.vocabulary import CREDIT
 
 filters = sidebar.current_filters()
@@ -23,13 +23,17 @@ for col, (key, label) in zip(cols, [("users", "Users"), ("conversations", "Conve
 charts.download(catalogue.OVERVIEW_NUMBERS, filters, label="Download these numbers")
 
 st.subheader("Per model")
-table = overview.per_model_table(state.query(overview.per_model, filters), totals)
-st.dataframe(table, hide_index=True, width="stretch", height="content",
-             column_config={c: st.column_config.NumberColumn(format="localized")
-                            for c in ("users", "conversations", "messages", "thoughts")})
-st.caption("Users are counted per model; a user who talked to two models counts in both "
-           "rows, once in *All models*.")
-charts.download(catalogue.PER_MODEL, filters, label="Download the table")
+per_model = st.container()  # a new tab draws the first chart first, the table after it
+if not first_paint.is_light():
+    with per_model:
+        table = overview.per_model_table(state.query(overview.per_model, filters), totals)
+        st.dataframe(table, hide_index=True, width="stretch", height="content",
+                     column_config={c: st.column_config.NumberColumn(format="localized")
+                                    for c in ("users", "conversations", "messages",
+                                              "thoughts")})
+        st.caption("Users are counted per model; a user who talked to two models counts in "
+                   "both rows, once in *All models*.")
+        charts.download(catalogue.PER_MODEL, filters, label="Download the table")
 charts.show(catalogue.LENGTH, filters)  # full width: its legend and subtitle fit
 
 for col, kind in zip(st.columns(2), ("reason", "reaction")):

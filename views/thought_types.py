@@ -23,7 +23,7 @@ totals = notices.subset_totals(filters, "so there are no thoughts to analyse")
 if totals["thoughts"] == 0:
     st.info(f"The {totals['conversations']:,} matching conversations carry no annotated "
             "thoughts. Loosen the filters in the sidebar.", icon=":material/filter_alt_off:")
-    st.stop()
+    state.end_page()
 m = st.columns(3)
 m[0].metric("Conversations", f"{totals['conversations']:,}")
 m[1].metric("Reasons", f"{totals['reasons']:,}")

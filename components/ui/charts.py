@@ -20,7 +20,7 @@ from components.export import render
 from components.figures.catalogue import Drawn, Entry
 from components.filters import Filters
 from components.queries import core
-from components.ui import state
+from components.ui import first_paint, state
 
 
 def caption_for(filters: Filters, n: str, subsets: str | None = None) -> str:
@@ -59,6 +59,7 @@ def show(entry: Entry, filters: Filters, *, name: str | None = None, key: str | 
                                     "toImageButtonOptions": {"scale": render.PNG_SCALE,
                                                              "filename": _slug(name)}},
                             **kwargs)
+    first_paint.stop_after_first_chart()  # a new tab's first run ends at its first chart
     _menu(drawn, filters, name, key, height)
     return event, drawn
 
@@ -68,6 +69,8 @@ def download(entry: Entry, filters: Filters, *, name: str | None = None,
     """The download popover of catalogue ``entry`` without drawing the chart (for a view
     the page shows as a table or as numbers)."""
     drawn = state.figure(entry, filters, **options)
+    if first_paint.is_light():  # the menu comes with the rest of the page
+        return drawn
     name = name or entry.key
     _menu(drawn, filters, name, _slug(name), None, label=label)
     return drawn

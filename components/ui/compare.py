@@ -85,15 +85,19 @@ def write_url(comparison: Comparison | None) -> None:
             st.query_params[key] = value
 
 
-def render_sidebar(a: Filters, opts: Mapping[str, Any], display: Mapping[str, str]
-                   ) -> Comparison | None:
-    """The sidebar's "Compare with subset B" section; returns the comparison (or None)."""
+def render_sidebar(a: Filters, opts: Mapping[str, Any], display: Mapping[str, str],
+                   light: bool = False) -> Comparison | None:
+    """The sidebar's "Compare with subset B" section; returns the comparison (or None).
+    ``light``: the comparison of the URL, nothing drawn (see `components.ui.first_paint`)."""
     ss = st.session_state
     if _INIT not in ss:
         comparison, notices = comparison_from_query_params(url_params(), opts)
         _load(comparison)
         ss[_INIT] = True
         ss["_cmp_notices"] = notices
+    if light:
+        ss["comparison"] = _from_widgets()
+        return ss["comparison"]
     sb = st.sidebar
     with sb.expander("Compare with a subset B", expanded=bool(ss.get(ON)),
                      icon=":material/compare_arrows:"):

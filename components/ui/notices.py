@@ -49,7 +49,7 @@ def subset_totals(filters: Filters, consequence: str = "") -> dict:
         why = f", {consequence}" if consequence else ""
         st.info(f"No conversations match the current filters{why}. Loosen or reset the "
                 "filters in the sidebar.", icon=":material/filter_alt_off:")
-        st.stop()
+        state.end_page()
     return totals
 
 
@@ -69,7 +69,7 @@ def require_stage(available: bool, message: str) -> None:
                 "shows comes with it, and the page fills in by itself when the build is done "
                 "(no need to reload).", icon=":material/hourglass_top:")
         watch(path, seen, POLL_BUILDING_S, progress=True)
-        st.stop()
+        state.end_page()
     if store.is_partial(Path(path)):
         why = _stopped_why(status)
         st.warning("**Unfinished.** This database was published early by a build that "
@@ -79,7 +79,7 @@ def require_stage(available: bool, message: str) -> None:
         st.info(message, icon=":material/build:")
     st.code(build_command(path), language="bash")
     watch(path, seen, POLL_IDLE_S)
-    st.stop()
+    state.end_page()
 
 
 def build_command(path: str) -> str:

@@ -119,8 +119,10 @@ def write_url(filters: Filters) -> None:
             st.query_params[key] = value
 
 
-def render() -> Filters:
-    """Draw the sidebar filters and return the current `Filters` (also in session state)."""
+def render(light: bool = False) -> Filters:
+    """Draw the sidebar filters and return the current `Filters` (also in session state);
+    ``light`` (a new tab's first run, `components.ui.first_paint`): the filters of the
+    URL without drawing a widget."""
     opts = state.query(core.facet_options)
     bounds = state.query(core.range_bounds)
     display = state.display_names()
@@ -137,6 +139,10 @@ def render() -> Filters:
         st.session_state["_url_notices"] = notices
     known_users = frozenset(opts.get("users", ()))
     current = _from_widgets(bounds, known_users)
+    if light:
+        st.session_state["filters"] = current
+        compare.render_sidebar(current, opts, display, light=True)
+        return current
 
     sb = st.sidebar
     sb.header("Filters")

@@ -335,3 +335,14 @@ def semantic_hits(text: str, filters: Any, k: int) -> tuple[pl.DataFrame | None,
         return None, (f"Could not embed the query with `{info['model']}`, the model this "
                       f"database was built with ({exc.__class__.__name__}: "
                       f"{str(exc)[:200]}).")
+
+
+class PageEnd(Exception):
+    """A page ends here on purpose (nothing to show for this subset, no conversation
+    open...). Unlike ``st.stop()``, after which Streamlit draws nothing more in the run,
+    the router catches it and still draws what follows every page (the link box)."""
+
+
+def end_page() -> None:
+    """End the current page here; the router draws the rest of the app (see `PageEnd`)."""
+    raise PageEnd

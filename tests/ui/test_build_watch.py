@@ -192,7 +192,7 @@ def test_a_page_waiting_for_its_stage_fills_in_when_the_build_lands(tmp_path, mo
     assert "Being built" in texts(at) and "fills in by itself" in texts(at)
     assert "Now: embedding the texts (the long stage) — stage 3 of 7" in texts(at)
     assert "The conversations are published already." in texts(at)
-    assert not at.code and not at.get("plotly_chart")
+    assert not at.main.code and not at.get("plotly_chart")
     assert timers.interval == notices.POLL_BUILDING_S
     runs = timers.full_runs
     timers.tick(at)
@@ -213,13 +213,13 @@ def test_a_page_waiting_with_no_build_running_says_what_to_run(tmp_path, monkeyp
     shutil.copyfile(dbs["ingest"], db)
     at = open_app(db, monkeypatch, "topics")
     assert any("without the topics stage" in i.value for i in at.info)
-    [code] = [c.value for c in at.code]
+    [code] = [c.value for c in at.main.code]
     assert code == f"python -m precompute build --source {_source()} --db {db}"
     assert timers.interval == notices.POLL_IDLE_S
     # a build started from a terminal is noticed: the page says "being built"
     status = _running(db)
     timers.tick(at)
-    assert "Being built" in texts(at) and not at.code
+    assert "Being built" in texts(at) and not at.main.code
     status.finish()
 
 
@@ -237,7 +237,7 @@ def test_an_unfinished_file_says_how_to_finish_it(tmp_path, monkeypatch, timers,
     [warning] = [w.value for w in at.warning if "Unfinished" in w.value]
     assert "published early by a build that stopped" in warning
     assert "it failed: `embed ran out of memory`" in warning
-    assert [c.value for c in at.code] == [
+    assert [c.value for c in at.main.code] == [
         f"python -m precompute build --source {_source()} --db {db}"]
 
 

@@ -1,0 +1,84 @@
+"""A new tab's first run draws up to the page's first chart, then the rest
+(components.ui.first_paint), through AppTest with the browser check forced on: the light
+run has one chart and no sidebar widget, the hidden button brings the whole page, later
+runs are full; without a browser (AppTest's default) every run is full."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.ui import first_paint
+from tests.apptest import chart_specs, open_app
+from tests.queries.test_compare import corpus
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    from precompute import pipeline
+    from precompute.config import Settings
+    from tests.corpus import write_jsonl
+
+    d = tmp_path_factory.mktemp("first_paint")
+    path = d / "c.duckdb"
+    pipeline.build(Settings(source=str(write_jsonl(d / "c.jsonl", corpus())), db=path,
+                            progress=False), only=("ingest",), log=lambda _: None)
+    return path
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    monkeypatch.setattr(first_paint, "_from_browser", lambda: True)
+
+
+def rest_button(at):
+    return [b for b in at.button if b.key == first_paint.BUTTON_KEY]
+
+
+def test_a_new_tab_draws_its_first_chart_then_the_rest(db, monkeypatch, browser):
+    at = open_app(db, monkeypatch, "thoughts", model="GPT-5.4")
+    assert len(chart_specs(at)) == 1 and not at.sidebar.multiselect
+    assert rest_button(at) and any("scrollIntoView" not in h.value and "btn.click" in h.value
+                                   for h in at.html)
+    rest_button(at)[0].click().run()
+    assert len(chart_specs(at)) > 1 and at.sidebar.multiselect
+    assert not rest_button(at)
+    # the filters of the link hold in both runs; later runs stay full
+    assert at.sidebar.multiselect(key="f_models").value == ["GPT-5.4"]
+    at.run()
+    assert len(chart_specs(at)) > 1 and not rest_button(at)
+
+
+def test_the_overview_table_and_download_menus_wait_for_the_rest(db, monkeypatch, browser):
+    at = open_app(db, monkeypatch, "overview")
+    assert not at.dataframe and len(chart_specs(at)) == 1
+    assert not at.get("popover")
+    rest_button(at)[0].click().run()
+    assert at.dataframe and at.get("popover")
+
+
+def test_a_page_without_a_chart_draws_in_full_and_asks_for_the_sidebar(db, monkeypatch,
+                                                                        browser):
+    at = open_app(db, monkeypatch, "conversations", conv="user2_task1_conversation1")
+    assert at.dataframe and at.chat_message and not at.sidebar.multiselect
+    assert rest_button(at)
+    rest_button(at)[0].click().run()
+    assert at.sidebar.multiselect and at.chat_message
+
+
+def test_without_a_browser_every_run_is_full(db, monkeypatch):
+    at = open_app(db, monkeypatch, "thoughts")
+    assert len(chart_specs(at)) > 1 and at.sidebar.multiselect and not rest_button(at)
+
+
+@pytest.mark.parametrize("page, params", [("conversations", {}),
+                                          ("thoughts", {"label": "presentation_style"}),
+                                          ("overview", {"label": "presentation_style"})])
+def test_pages_that_end_early_still_have_the_link_box(db, monkeypatch, page, params):
+    """A page that ends on purpose (no conversation open; nothing matches the filters)
+    still gets the sidebar's link and citation boxes, drawn after the page."""
+    at = open_app(db, monkeypatch, page, **params)
+    if params:  # no conversation of the corpus has that label: the page ends at its notice
+        assert any("No conversations match" in i.value for i in at.info)
+    assert [p.proto.popover.label for p in at.sidebar.get("popover")] == [
+        "Copy link to this view",
+        "Cite this dataset"]
