@@ -10,6 +10,17 @@ SAMPLE = REPO.parent / "shared" / "data" / "ThoughtTrace_examples.jsonl"
 DEMO = REPO / "data" / "demo" / "thoughttrace_demo.jsonl"
 
 
+def sample_or_demo() -> Path:
+    """The shared sample of real conversations, else the demo corpus (the test is skipped
+    when neither is present)."""
+    import pytest
+
+    for path in (SAMPLE, DEMO):
+        if path.exists():
+            return path
+    pytest.skip("neither the shared sample nor the demo corpus is present")
+
+
 def thought(label: str, content: str = "a thought", ts: str = "2026-04-12T01:00:00Z") -> dict:
     return {"content": content, "timestamp": ts, "label": label}
 

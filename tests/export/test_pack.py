@@ -27,20 +27,13 @@ import cli
 from components.export import pack as fp
 from components.figures import catalogue
 from components.filters import Filters
-from tests.corpus import DEMO, REPO, SAMPLE, build_analysed_db
-
-
-def _source() -> Path:
-    for path in (SAMPLE, DEMO):
-        if path.exists():
-            return path
-    pytest.skip("neither the shared sample nor the demo corpus is present")
+from tests.corpus import REPO, build_analysed_db, sample_or_demo
 
 
 @pytest.fixture(scope="module")
 def full_db(tmp_path_factory) -> Path:
     """The shared sample through the real pipeline, with a fake embedder and reducer."""
-    return build_analysed_db(_source(), tmp_path_factory.mktemp("pack") / "full.duckdb")
+    return build_analysed_db(sample_or_demo(), tmp_path_factory.mktemp("pack") / "full.duckdb")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +42,7 @@ def ingest_db(tmp_path_factory) -> Path:
     from precompute.config import Settings
 
     db = tmp_path_factory.mktemp("pack_ingest") / "ingest.duckdb"
-    pipeline.build(Settings(source=str(_source()), db=db, progress=False), only=("ingest",),
+    pipeline.build(Settings(source=str(sample_or_demo()), db=db, progress=False), only=("ingest",),
                    log=lambda _: None)
     return db
 

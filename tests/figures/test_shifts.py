@@ -14,7 +14,7 @@ from components.figures import shifts as mf
 from components.figures.theme import GREY, KIND_COLORS, LABEL_COLORS
 from components.filters import Filters
 from components.queries import shifts as sv
-from tests.corpus import DEMO, SAMPLE, build_analysed_db
+from tests.corpus import build_analysed_db, sample_or_demo
 
 
 def pairs_frame(counts: dict[str, int], dist: np.ndarray | None = None) -> pl.DataFrame:
@@ -202,18 +202,12 @@ def test_label_distribution_bars_largest_on_top():
 # =========================================================================== catalogue
 
 
-def _source():
-    if SAMPLE.exists():
-        return SAMPLE
-    if DEMO.exists():
-        return DEMO
-    pytest.skip("neither the shared sample nor the demo corpus is present")
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     """A `DirectSource` on the shared sample (or demo), every stage built fast."""
-    db = build_analysed_db(_source(), tmp_path_factory.mktemp("shift_figs") / "full.duckdb")
+    db = build_analysed_db(sample_or_demo(), tmp_path_factory.mktemp("shift_figs") / "full.duckdb")
     c = duckdb.connect(str(db), read_only=True)
     yield catalogue.DirectSource(c)
     c.close()

@@ -8,21 +8,14 @@ import duckdb
 import pytest
 
 from tests.apptest import chart_specs, open_app
-from tests.corpus import DEMO, SAMPLE, build_analysed_db
-
-
-def _source():
-    if SAMPLE.exists():
-        return SAMPLE
-    if DEMO.exists():
-        return DEMO
-    pytest.skip("neither the shared sample nor the demo corpus is present")
+from tests.corpus import build_analysed_db, sample_or_demo
 
 
 @pytest.fixture(scope="module")
 def built_db(tmp_path_factory):
     """The shared sample (or demo), every stage, with a fake embedder and a PCA reducer."""
-    return build_analysed_db(_source(), tmp_path_factory.mktemp("topics_page") / "full.duckdb")
+    return build_analysed_db(sample_or_demo(),
+                             tmp_path_factory.mktemp("topics_page") / "full.duckdb")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +24,7 @@ def ingest_only_db(tmp_path_factory):
     from precompute.config import Settings
 
     db = tmp_path_factory.mktemp("topics_ingest") / "ingest.duckdb"
-    pipeline.build(Settings(source=str(_source()), db=db, progress=False), only=("ingest",),
+    pipeline.build(Settings(source=str(sample_or_demo()), db=db, progress=False), only=("ingest",),
                    log=lambda _: None)
     return db
 

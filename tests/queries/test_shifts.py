@@ -15,7 +15,7 @@ from components.figures import shifts as fs
 from components.filters import Filters
 from components.queries import shifts as sv
 from components.vocabulary import PAIR_TYPES
-from tests.corpus import DEMO, SAMPLE, build_analysed_db
+from tests.corpus import build_analysed_db, sample_or_demo
 
 
 def pairs_frame(counts: dict[str, int], dist: np.ndarray | None = None) -> pl.DataFrame:
@@ -185,18 +185,12 @@ def test_links_keep_the_filters_and_replace_the_conversation():
 # =========================================================================== built DB
 
 
-def _source():
-    if SAMPLE.exists():
-        return SAMPLE
-    if DEMO.exists():
-        return DEMO
-    pytest.skip("neither the shared sample nor the demo corpus is present")
 
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory):
     """The shared sample (or demo), every stage, with a fake embedder and a PCA reducer."""
-    db = build_analysed_db(_source(), tmp_path_factory.mktemp("shifts") / "full.duckdb")
+    db = build_analysed_db(sample_or_demo(), tmp_path_factory.mktemp("shifts") / "full.duckdb")
     c = duckdb.connect(str(db), read_only=True)
     yield c
     c.close()

@@ -11,7 +11,7 @@ import pytest
 
 from components.filters import Filters
 from components.queries import topics as tv
-from tests.corpus import DEMO, SAMPLE, build_analysed_db
+from tests.corpus import build_analysed_db, sample_or_demo
 
 # =========================================================================== pure helpers
 
@@ -98,18 +98,12 @@ def test_cluster_domain_table_top_share_and_noise_last():
 # =========================================================================== built DB
 
 
-def _source():
-    if SAMPLE.exists():
-        return SAMPLE
-    if DEMO.exists():
-        return DEMO
-    pytest.skip("neither the shared sample nor the demo corpus is present")
 
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory):
     """The shared sample (or demo), every stage, with a fake embedder and a PCA reducer."""
-    db = build_analysed_db(_source(), tmp_path_factory.mktemp("topics") / "full.duckdb")
+    db = build_analysed_db(sample_or_demo(), tmp_path_factory.mktemp("topics") / "full.duckdb")
     c = duckdb.connect(str(db), read_only=True)
     yield c
     c.close()

@@ -24,7 +24,7 @@ from components.ui import notices, state
 from precompute import pipeline, store
 from precompute.config import Settings
 from tests.apptest import chart_specs, open_app, texts
-from tests.corpus import DEMO, SAMPLE, build_analysed_db, conversation, write_jsonl
+from tests.corpus import build_analysed_db, conversation, sample_or_demo, write_jsonl
 
 
 class Timers:
@@ -75,12 +75,6 @@ def timers(monkeypatch) -> Timers:
     return Timers(monkeypatch)
 
 
-def _source():
-    if SAMPLE.exists():
-        return SAMPLE
-    if DEMO.exists():
-        return DEMO
-    pytest.skip("neither the shared sample nor the demo corpus is present")
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +83,9 @@ def dbs(tmp_path_factory):
     'full': every stage} of one corpus."""
     d = tmp_path_factory.mktemp("watch")
     ingest = d / "ingest.duckdb"
-    pipeline.build(Settings(source=str(_source()), db=ingest, progress=False),
+    pipeline.build(Settings(source=str(sample_or_demo()), db=ingest, progress=False),
                    only=("ingest",), log=lambda _: None)
-    return {"ingest": ingest, "full": build_analysed_db(_source(), d / "full.duckdb")}
+    return {"ingest": ingest, "full": build_analysed_db(sample_or_demo(), d / "full.duckdb")}
 
 
 def _running(db) -> store.BuildStatus:
@@ -214,7 +208,7 @@ def test_a_page_waiting_with_no_build_running_says_what_to_run(tmp_path, monkeyp
     at = open_app(db, monkeypatch, "topics")
     assert any("without the topics stage" in i.value for i in at.info)
     [code] = [c.value for c in at.main.code]
-    assert code == f"python -m precompute build --source {_source()} --db {db}"
+    assert code == f"python -m precompute build --source {sample_or_demo()} --db {db}"
     assert timers.interval == notices.POLL_IDLE_S
     # a build started from a terminal is noticed: the page says "being built"
     status = _running(db)
@@ -238,7 +232,7 @@ def test_an_unfinished_file_says_how_to_finish_it(tmp_path, monkeypatch, timers,
     assert "published early by a build that stopped" in warning
     assert "it failed: `embed ran out of memory`" in warning
     assert [c.value for c in at.main.code] == [
-        f"python -m precompute build --source {_source()} --db {db}"]
+        f"python -m precompute build --source {sample_or_demo()} --db {db}"]
 
 
 def test_progress_line():
