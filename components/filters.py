@@ -188,6 +188,15 @@ def _as_list(value: str | Sequence[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+def _known(values: list[str], known: set[str], what: str, notices: list[str]
+           ) -> tuple[str, ...]:
+    """The ``values`` that are ``known`` (each once, in order); a notice names the others."""
+    if any(v not in known for v in values):
+        notices.append(f"ignored unknown {what} " + ", ".join(
+            repr(v[:60]) for v in values if v not in known))
+    return tuple(dict.fromkeys(v for v in values if v in known))
+
+
 def from_query_params(params: Mapping[str, str | Sequence[str]],
                       options: Mapping[str, Iterable[str]]) -> tuple[Filters, list[str]]:
     """Parse URL parameters into Filters, dropping what is invalid or stale.
@@ -232,11 +241,7 @@ def from_query_params(params: Mapping[str, str | Sequence[str]],
         kwargs[f"{name}_min"], kwargs[f"{name}_max"] = lo, hi
     labels = set(options.get("labels", ()))
     if "label" in params:
-        values = _as_list(params["label"])
-        good = tuple(dict.fromkeys(v for v in values if v in labels))
-        if len(good) < len(values):
-            notices.append("ignored unknown label " + ", ".join(
-                repr(v[:60]) for v in values if v not in labels))
+        good = _known(_as_list(params["label"]), labels, "label", notices)
         if good:
             kwargs["labels_any"] = good
     if "seq" in params:
@@ -249,12 +254,8 @@ def from_query_params(params: Mapping[str, str | Sequence[str]],
             notices.append(f"ignored seq={raw[:60]!r} (expected LABEL>LABEL, a label or a "
                            f"group such as @dissatisfaction on either side)")
     if "user" in params:
-        known = set(options.get("users", ()))
-        values = _as_list(params["user"])
-        good = tuple(dict.fromkeys(v for v in values if v in known))
-        if len(good) < len(values):
-            notices.append("ignored unknown user " + ", ".join(
-                repr(v[:60]) for v in values if v not in known))
+        good = _known(_as_list(params["user"]), set(options.get("users", ())), "user",
+                      notices)
         if good:
             kwargs["users"] = good
     if "topics" in params:
