@@ -23,17 +23,25 @@ FULL = "_first_paint_full"
 LIGHT = "_first_paint_light"
 PLACED = "_first_paint_placed"
 BUTTON_KEY = "first_paint_more"
-#: What counts as the first thing drawn: a plotly chart's SVG, or a table.
-DRAWN = ".js-plotly-plot svg.main-svg, [data-testid='stDataFrame']"
+#: What counts as the first thing drawn: a plotly chart's traces (plotly.js draws the
+#: empty SVG first and the traces a task or two later; a Sankey, a WebGL canvas), or a
+#: table.
+DRAWN = (".js-plotly-plot .trace, .js-plotly-plot .sankey, .js-plotly-plot canvas, "
+         "[data-testid='stDataFrame']")
 #: The script asks for the rest when the first chart is drawn, or after this many ms.
 FALLBACK_MS = 2500
+
+#: Once the chart is in the page, the click waits for two animation frames (the chart has
+#: been painted) and a little more, so the rest's work does not hold back its paint.
+PAINT_WAIT_MS = 200
 
 _SCRIPT = (
     "<script>(function(){var t0=Date.now();var t=setInterval(function(){"
     f"var btn=document.querySelector('.st-key-{BUTTON_KEY} button');"
     f"var drawn=document.querySelector(\"{DRAWN}\");"
     f"if(btn&&(drawn||Date.now()-t0>{FALLBACK_MS})){{clearInterval(t);"
-    "setTimeout(function(){btn.click();},30);}"
+    "requestAnimationFrame(function(){requestAnimationFrame(function(){"
+    f"setTimeout(function(){{btn.click();}},{PAINT_WAIT_MS});}});}});}}"
     "if(Date.now()-t0>30000){clearInterval(t);}},40);})();</script>")
 
 
