@@ -9,6 +9,8 @@ PY     := $(VENV)/bin/python
 DB     ?= $(or $(THOUGHTTRACE_DB),data/thoughttrace.duckdb)
 SOURCE ?= hf
 PORT   ?= 8501
+# `make app` listens on this machine only; HOST=0.0.0.0 opens it to the network (a lab: make serve)
+HOST   ?= 127.0.0.1
 WORKERS ?= 2
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 
@@ -41,7 +43,7 @@ app: $(STAMP)
 	@$(PY) -m precompute build --if-needed --no-progress --db $(DB) \
 		$(if $(filter-out file,$(origin SOURCE)),--source $(SOURCE)) & build=$$!; \
 	trap 'kill $$build 2>/dev/null; wait $$build' EXIT; trap 'exit 130' INT TERM; \
-	THOUGHTTRACE_DB=$(DB) $(VENV)/bin/streamlit run app.py --server.port $(PORT) \
+	THOUGHTTRACE_DB=$(DB) $(VENV)/bin/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
 		--browser.gatherUsageStats false
 
 # N app processes behind HAProxy on PORT (see deploy/README.md)

@@ -37,9 +37,9 @@ class MakeApp:
         args = ["make", "--no-print-directory", "app", f"DB={db}", f"PORT={self.port}",
                 f"STAMP={stamp}", *(f"{k}={v}" for k, v in variables.items())]
         env = {**os.environ, "STREAMLIT_SERVER_HEADLESS": "true", "HF_HUB_OFFLINE": "1",
-               "STREAMLIT_SERVER_ADDRESS": "127.0.0.1",
                "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
-        env.pop("SOURCE", None)
+        for name in ("SOURCE", "HOST", "STREAMLIT_SERVER_ADDRESS"):  # the Makefile decides
+            env.pop(name, None)
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=out,
                                          stderr=subprocess.STDOUT, start_new_session=True)
@@ -75,6 +75,18 @@ class MakeApp:
             raise
 
 
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses with a socket LISTENing on ``port`` (from /proc/net/tcp{,6})."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A = LISTEN
+                found.add(address)
+    return found
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -100,6 +112,8 @@ def test_first_build_serves_at_once_and_ctrl_c_stops_the_build(tmp_path):
     assert status["state"] == "running" and store.is_partial(db)
     app.wait_for("the app", app.healthy)
     assert store.read_status(db)["state"] == "running"  # the app did not wait for it
+    # safe default: the quick start listens on 127.0.0.1 only, not on every interface
+    assert listening_addresses(app.port) == {"0100007F"}
 
     app.ctrl_c()
     build_pid = status["pid"]
@@ -116,6 +130,16 @@ def test_first_build_serves_at_once_and_ctrl_c_stops_the_build(tmp_path):
     assert f"--source {source}" in again.output()
     again.wait_for("the app", again.healthy)
     again.ctrl_c()
+
+
+def test_listening_on_every_interface_is_an_explicit_choice():
+    def command(*variables: str) -> str:
+        return subprocess.run(["make", "-n", "--no-print-directory", "app", "STAMP=/dev/null",
+                               "DB=/tmp/x.duckdb", *variables], cwd=REPO, capture_output=True,
+                              text=True, check=True,
+                              env={k: v for k, v in os.environ.items() if k != "HOST"}).stdout
+    assert "--server.address 127.0.0.1 " in command()
+    assert "--server.address 0.0.0.0 " in command("HOST=0.0.0.0")
 
 
 def test_make_app_leaves_a_complete_db_as_it_is(tmp_path):
