@@ -19,7 +19,7 @@ from components.queries import shifts as sv
 from precompute import pipeline
 from precompute.config import Settings
 from tests.apptest import PAGE_SCRIPTS, assert_clean, html_elements, open_app, query_param
-from tests.conftest import HashingEmbedder
+from tests.corpus import HashingEmbedder
 from tests.queries.test_conversations import ALL, HOSTILE, build_small
 
 

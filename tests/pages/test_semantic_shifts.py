@@ -110,7 +110,7 @@ def test_search_hits_are_highlighted_on_the_global_map(built_db, monkeypatch):
     query does) and the semantic top-k as their own traces, named in the title and the
     caption; a DB whose query model is missing says so and keeps the keyword hits."""
     import precompute.embed as embed
-    from tests.conftest import HashingEmbedder
+    from tests.corpus import HashingEmbedder
 
     monkeypatch.setattr(embed, "load_embedder", lambda model, device="auto": HashingEmbedder())
     state.query_embedder.clear()
@@ -208,8 +208,7 @@ def test_shifts_page_unfiltered_uses_stored_metrics(built_db, monkeypatch):
 
 def test_shifts_page_with_a_filter_matching_nothing(built_db, monkeypatch):
     model, other = _model_and_wrong_provider(built_db)
-    if other is None:
-        pytest.skip("the corpus has one provider")
+    assert other is not None, "the test corpus must have two providers for this test"
     at = open_app(built_db, monkeypatch, "shifts", model=model, provider=other)
     assert any("No conversations match" in i.value for i in at.info)
     assert not at.get("plotly_chart")

@@ -60,8 +60,7 @@ def test_topics_page_with_a_filter(built_db, monkeypatch):
 
 def test_topics_page_with_a_filter_matching_nothing(built_db, monkeypatch):
     model, other = _model_and_wrong_provider(built_db)
-    if other is None:
-        pytest.skip("the corpus has one provider")
+    assert other is not None, "the test corpus must have two providers for this test"
     at = open_app(built_db, monkeypatch, "topics", model=model, provider=other)
     assert any("No conversations match" in i.value for i in at.info)
     assert not at.get("plotly_chart")

@@ -8,13 +8,13 @@ import pytest
 
 from precompute.embed import load_vectors, task_text, text_hash
 from precompute.pipeline import PipelineError
-from tests.conftest import conversation
+from tests.corpus import dialogue
 
 
 def _corpus(n: int = 3) -> list[dict]:
     recs = []
     for i in range(n):
-        recs.append(conversation(
+        recs.append(dialogue(
             f"user{i}_task1_conversation1",
             [(f"How do I grow tomatoes number {i}?", f"Plant them in sun {i}."),
              (f"And what about watering {i}?", f"Water daily {i}.")],
@@ -102,7 +102,7 @@ def test_rerun_embeds_nothing_and_new_conversation_only_its_texts(make_corpus, b
     assert not forced.stages["embed"]["skipped"] and len(fake_embedder.texts) == n_first
     assert "0 embedded" in forced.stages["embed"]["summary"]
     # one more conversation: only its texts are embedded
-    extra = conversation("user99_task1_conversation1",
+    extra = dialogue("user99_task1_conversation1",
                          [("Brand new question about kayaks", "Answer")],
                          task_summary="Kayak trip",
                          reasons={0: [("task_motivation", "going paddling soon")]})
@@ -131,7 +131,7 @@ def test_embed_assistant_adds_assistant_messages(make_corpus, build_db, fake_emb
 
 
 def test_empty_texts_are_listed_without_a_vector(make_corpus, build_db, fake_embedder):
-    rec = conversation("user1_task1_conversation1", [("   ", "ok"), ("real question", "ok")],
+    rec = dialogue("user1_task1_conversation1", [("   ", "ok"), ("real question", "ok")],
                        task_summary="", reasons={0: [("social_and_others", "")]})
     settings, report = build_db(make_corpus([rec]), embedder=fake_embedder,
                                 only=("ingest", "embed"))

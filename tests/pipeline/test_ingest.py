@@ -15,7 +15,7 @@ from precompute.config import Settings
 from precompute.ingest import IngestError, ingest_file
 from precompute.labels import REACTION_CODES, REASON_CODES, stage_index
 from precompute.pipeline import build
-from tests.corpus import SAMPLE, conversation, write_jsonl
+from tests.corpus import SAMPLE, conversation, ingest_db, write_jsonl
 
 needs_sample = pytest.mark.skipif(not SAMPLE.exists(), reason="shared sample not present")
 
@@ -23,8 +23,7 @@ needs_sample = pytest.mark.skipif(not SAMPLE.exists(), reason="shared sample not
 @needs_sample
 def test_sample_counts_match_published_and_independent_count(tmp_path):
     db = tmp_path / "s.duckdb"
-    build(Settings(source=str(SAMPLE), db=db, progress=False), only=("ingest",),
-          log=lambda _: None)
+    ingest_db(SAMPLE, db)
     con = duckdb.connect(str(db), read_only=True)
     row = con.execute("SELECT count(*), count(DISTINCT user_id), count(DISTINCT model_name), "
                       "sum(n_messages), sum(n_thoughts) FROM conversations").fetchone()
@@ -143,8 +142,7 @@ def test_strict_fails_with_location_and_leaves_db_untouched(tmp_path):
 def test_rejected_records_and_problems_are_stored(tmp_path):
     path = _hostile(tmp_path)
     db = tmp_path / "t.duckdb"
-    build(Settings(source=str(path), db=db, progress=False), only=("ingest",),
-          log=lambda _: None)
+    ingest_db(path, db)
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM rejected_records").fetchone()[0] == 6
     assert con.execute("SELECT count(*) FROM ingest_problems WHERE severity = 'error'"

@@ -14,10 +14,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from precompute.config import Settings
 from precompute.ingest import QUOTE_CHARS, IngestError, ingest_file, ingest_lines
-from precompute.pipeline import build
-from tests.corpus import conversation, write_jsonl
+from tests.corpus import conversation, ingest_db, write_jsonl
 
 CID = "user1_task1_conversation1"
 
@@ -43,11 +41,6 @@ def _warned(res, field: str) -> str:
     found = [p.message for p in res.warnings if p.field == field]
     assert len(found) == 1, (field, [(p.field, p.message) for p in res.problems])
     return found[0]
-
-
-def _ingest_db(path, db, **kw):
-    build(Settings(source=str(path), db=db, progress=False, **kw), only=("ingest",),
-          log=lambda _: None)
 
 
 def _stat(path):
@@ -92,7 +85,7 @@ def test_lone_surrogates_are_replaced_with_a_warning_per_field(tmp_path):
     src = tmp_path / "s.jsonl"
     src.write_bytes(raw + b"\n")
     db = tmp_path / "s.duckdb"
-    _ingest_db(src, db)
+    ingest_db(src, db)
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT conv_id, model_name FROM conversations").fetchall() == [
         ("user1_task1_\ufffdx", "GPT-\ufffd")]
@@ -184,18 +177,18 @@ def test_a_json_array_error_says_how_to_convert_it():
 def test_input_without_a_usable_record_leaves_the_db_untouched(tmp_path, name, lines,
                                                                message):
     db = tmp_path / "good.duckdb"
-    _ingest_db(write_jsonl(tmp_path / "good.jsonl", [_rec()]), db)
+    ingest_db(write_jsonl(tmp_path / "good.jsonl", [_rec()]), db)
     before = _stat(db)
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(b"\n".join(lines) + (b"\n" if lines else b""))
     with pytest.raises(IngestError, match="bad.jsonl: "):
-        _ingest_db(bad, db)
+        ingest_db(bad, db)
     assert _stat(db) == before
     assert not list(tmp_path.glob(".good.duckdb.building-*"))
     # and no DB at all is made from it
     fresh = tmp_path / "fresh.duckdb"
     with pytest.raises(IngestError):
-        _ingest_db(bad, fresh)
+        ingest_db(bad, fresh)
     assert not fresh.exists()
 
 
@@ -425,7 +418,7 @@ def test_problem_rows_and_counts_are_stored(tmp_path):
     drop["messages"] = ["a", "b"]
     src = write_jsonl(tmp_path / "p.jsonl", [keep, "", drop, "{"])
     db = tmp_path / "p.duckdb"
-    _ingest_db(src, db)
+    ingest_db(src, db)
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT lines_in, records_stored, records_skipped, blank_lines, "
                        "n_errors, n_warnings, n_thoughts FROM provenance").fetchone() == (
@@ -477,7 +470,7 @@ def test_timestamps_with_and_without_zone_and_other_offsets_are_stored_in_utc(tm
     rec["messages"][2]["timestamp"] = "0001-01-01T00:00:00+01:00"  # before year 1 in UTC
     src = write_jsonl(tmp_path / "t.jsonl", [rec])
     db = tmp_path / "t.duckdb"
-    _ingest_db(src, db)  # a mix of naive and aware datetimes used to fail the DB write
+    ingest_db(src, db)  # a mix of naive and aware datetimes used to fail the DB write
     con = duckdb.connect(str(db), read_only=True)
     con.execute("SET TimeZone = 'UTC'")
     assert con.execute("SELECT created_at::VARCHAR, updated_at::VARCHAR FROM conversations"
@@ -527,4 +520,4 @@ def test_a_directory_as_source_is_a_clear_error(tmp_path):
     folder = tmp_path / "data.jsonl"
     folder.mkdir()
     with pytest.raises(SourceError, match=r"data.jsonl: is a directory \(expected a .jsonl"):
-        _ingest_db(folder, tmp_path / "t.duckdb")
+        ingest_db(folder, tmp_path / "t.duckdb")

@@ -19,8 +19,7 @@ import pytest
 from precompute import pipeline, store
 from precompute.__main__ import main
 from precompute.config import Settings
-from tests.conftest import HashingEmbedder
-from tests.corpus import PCA2, conversation, write_jsonl
+from tests.corpus import PCA2, HashingEmbedder, conversation, write_jsonl
 
 
 def _corpus(tmp_path, n: int, name: str = "c.jsonl"):

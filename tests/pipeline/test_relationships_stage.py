@@ -26,7 +26,7 @@ from precompute.relationships import (
     read_relationship_labels,
 )
 from precompute.store import SCHEMA_VERSION
-from tests.conftest import conversation
+from tests.corpus import dialogue
 
 HAND_LABELS = Path(__file__).resolve().parents[1] / "data" / "sample_relationships.csv"
 TM, TC, TR = "task_motivation", "task_continuation", "task_reorientation"
@@ -119,29 +119,29 @@ def test_a_priori_rules_are_the_documented_ones():
 def _corpus() -> list[dict]:
     ea = [("explicit_affirmation", "fine")]
     return [
-        conversation("u1_task1_conversation1", [
+        dialogue("u1_task1_conversation1", [
             ("Hi there", "Hello!"),
             ("Plan a three day hiking trip in the Alps", "Day one ..."),
             ("Thanks a lot", "You are welcome")],
             reasons={0: [(SO, "greeting")], 1: [(TM, "holiday")], 2: [(SO, "thanks")]}),
-        conversation("u2_task1_conversation1", [
+        dialogue("u2_task1_conversation1", [
             ("Write a haiku about autumn leaves", "Cold wind ..."),
             ("Write a haiku about autumn leaves", "Red leaves ...")],
             reasons={0: [(TM, "poem")], 1: [("content_expectation", "again")]},
             reactions={0: [("content_relevance", "not about leaves")]}),
-        conversation("u3_task1_conversation1", [
+        dialogue("u3_task1_conversation1", [
             ("Explain how vaccines train the immune system", "A long answer ..."),
             ("Shorter please, in bullet points", "- short")],
             reasons={1: [(SE, "too long")]}, reactions={0: [("scope_fit", "too long")]}),
-        conversation("u4_task1_conversation1", [
+        dialogue("u4_task1_conversation1", [
             ("Recommend a laptop for video editing", "Try these ..."),
             ("Actually I would rather buy a tablet for drawing", "Then ...")],
             reasons={1: [(TR, "changed my mind")]}, reactions={0: ea}),
-        conversation("u5_task1_conversation1", [
+        dialogue("u5_task1_conversation1", [
             ("Suggest a pasta recipe with tomatoes", "Pasta al pomodoro ..."),
             ("My landlord raised the rent, how should I negotiate", "First ...")],
             reasons={1: [(TM, "rent")]}, reactions={0: ea}),
-        conversation("u6_task1_conversation1", [
+        dialogue("u6_task1_conversation1", [
             ("Suggest a pasta recipe with tomatoes and basil", "Here ..."),
             ("Can the pasta recipe with tomatoes use dried basil", "Yes ..."),
             ("Sure", "Done")],

@@ -34,7 +34,7 @@ from precompute.topics import (
     read_topic_labels,
     softmax,
 )
-from tests.conftest import conversation
+from tests.corpus import dialogue
 
 DOMAINS = ["Culture & Lifestyle", "Education & Knowledge", "Business & Society",
            "Health & Relationships", "Technology", "Arts & Entertainment", "Other Topics"]
@@ -86,10 +86,10 @@ TAU = 0.03
 def _topic_corpus() -> list[dict]:
     recs = []
     for i, (u, a) in enumerate(COOKING):
-        recs.append(conversation(f"user{i}_task1_conversation1", [(u, a)],
+        recs.append(dialogue(f"user{i}_task1_conversation1", [(u, a)],
                                  task_summary="I asked for a cooking recipe for a meal."))
     for i, (u, a) in enumerate(PYTHON):
-        recs.append(conversation(f"user{i}_task2_conversation1", [(u, a)],
+        recs.append(dialogue(f"user{i}_task2_conversation1", [(u, a)],
                                  task_summary="I asked to fix a bug in my Python code."))
     return recs
 
@@ -257,9 +257,9 @@ def test_even_match_is_uncertain_and_a_domain_with_more_subtopics_gains_nothing(
     Code wins by tau (ln 2 - ln 1.5) = 0.0086 < 0.033: uncertain. A text that matches
     nothing gets the larger prior: Kitchen, by tau ln 1.5."""
     recs = _topic_corpus() + [
-        conversation("user50_task1_conversation1", [("cooking python", "ok")],
+        dialogue("user50_task1_conversation1", [("cooking python", "ok")],
                      task_summary="cooking python"),
-        conversation("user51_task1_conversation1", [("zebra xylophone", "ok")],
+        dialogue("user51_task1_conversation1", [("zebra xylophone", "ok")],
                      task_summary="zebra xylophone"),
     ]
     settings, _ = build_db(make_corpus(recs), embedder=fake_embedder, taxonomy=tiny_taxonomy,
@@ -392,11 +392,11 @@ def _cluster_corpus() -> list[dict]:
         for i in range(20):
             picked = rng.choice(words, size=6, replace=False)
             text = " ".join(picked)
-            recs.append(conversation(f"user{i}_{topic}_conversation1", [(text, "ok")],
+            recs.append(dialogue(f"user{i}_{topic}_conversation1", [(text, "ok")],
                                      task_summary=f"help with {' '.join(picked[:3])}"))
     for i, text in enumerate(["violin concerto tickets", "quantum entanglement lecture",
                               "wedding speech jokes"]):
-        recs.append(conversation(f"user{i}_misc_conversation1", [(text, "ok")],
+        recs.append(dialogue(f"user{i}_misc_conversation1", [(text, "ok")],
                                  task_summary=text))
     return recs
 
@@ -454,7 +454,7 @@ def test_two_topics_split_into_two_clusters_named_by_phrases(make_corpus, build_
 
 
 def test_tiny_space_is_all_noise(make_corpus, build_db, fake_embedder):
-    recs = [conversation(f"user{i}_t_conversation1", [(f"question {i} about tea", "ok")],
+    recs = [dialogue(f"user{i}_t_conversation1", [(f"question {i} about tea", "ok")],
                          task_summary="tea", reasons={0: [("task_motivation", "I like tea")]})
             for i in range(5)]
     settings, report = build_db(make_corpus(recs), embedder=fake_embedder)

@@ -77,7 +77,7 @@ ALL = {f"user{i}_task1_conversation1" for i in range(1, 6)}
 def build_small(directory: Path, *, embed: bool = False, name: str = "small") -> Path:
     """`small_corpus` through the real pipeline into ``directory/<name>.duckdb``: ingest,
     and with ``embed`` the embed stage too (with the fake `HashingEmbedder`)."""
-    from tests.conftest import HashingEmbedder
+    from tests.corpus import HashingEmbedder
 
     src = write_jsonl(directory / f"{name}.jsonl", small_corpus())
     db = directory / f"{name}.duckdb"

@@ -37,7 +37,7 @@ from components import stats
 from components.filters import Filters
 from components.queries import next_steps as q
 from components.vocabulary import END_OF_CONVERSATION, NO_REASON
-from tests.corpus import write_jsonl
+from tests.corpus import HashingEmbedder, message, record, thought, write_jsonl
 
 DIM = 128
 
@@ -62,13 +62,14 @@ VECTORS = {
 }
 
 
-class ControlledEmbedder:
+class ControlledEmbedder(HashingEmbedder):
     """`VECTORS` for the texts it names; every other text its own axis (from 20 on), so
     any two of them have cosine 0."""
 
     model_name = "controlled-test-embedder"
 
     def __init__(self) -> None:
+        super().__init__(dim=DIM)
         self.axes: dict[str, int] = {}
 
     def vector(self, text: str) -> np.ndarray:
@@ -77,22 +78,15 @@ class ControlledEmbedder:
         axis = self.axes.setdefault(text, 20 + len(self.axes) % (DIM - 20))
         return _unit((axis, 1.0))
 
-    def encode(self, sentences, batch_size: int = 32, **_):
-        return np.stack([self.vector(s) for s in sentences]) if len(sentences) else \
-            np.zeros((0, DIM), dtype=np.float32)
-
 
 def _msg(i: int, role: str, text: str, ts: str | None, thoughts=()) -> dict:
-    key, other = ("reasons", "reactions") if role == "user" else ("reactions", "reasons")
-    return {"id": i, "type": role, "content": text, "timestamp": ts, other: None,
-            key: [{"label": lab, "content": c, "timestamp": t} for lab, c, t in thoughts]}
+    return message(role, text, [thought(lab, c, t) for lab, c, t in thoughts], mid=i, ts=ts)
 
 
 def _rec(conv_id: str, messages: list[dict], model: str) -> dict:
-    return {"id": conv_id, "messages": messages, "model_name": model,
-            "model_provider": "P", "created_at": "2026-04-01T09:00:00Z",
-            "updated_at": "2026-04-01T15:00:00Z", "task_summary": f"task of {conv_id}",
-            "task_expectation": "help", "survey_answers": [{"age": "30"}]}
+    return record(conv_id, messages, model=model, provider="P",
+                  created="2026-04-01T09:00:00Z", updated="2026-04-01T15:00:00Z",
+                  summary=f"task of {conv_id}", expectation="help", survey=[{"age": "30"}])
 
 
 D = "2026-04-01T"

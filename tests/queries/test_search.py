@@ -12,7 +12,7 @@ import pytest
 
 from components.queries import search
 from precompute.embed import EmbedError
-from tests.conftest import HashingEmbedder
+from tests.corpus import HashingEmbedder
 from tests.queries.test_conversations import build_small
 
 COLUMNS = ["item_id", "kind", "label", "conv_id", "turn", "score"]

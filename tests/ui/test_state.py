@@ -132,13 +132,9 @@ def test_the_key_is_exact():
 @pytest.fixture(scope="module")
 def sample_ingest(sample_path, tmp_path_factory) -> Path:
     """The shared sample, ingest only (20 conversations), built once for this module."""
-    from precompute import pipeline
-    from precompute.config import Settings
+    from tests.corpus import ingest_db
 
-    db = tmp_path_factory.mktemp("state") / "sample.duckdb"
-    pipeline.build(Settings(source=str(sample_path), db=db, progress=False),
-                   only=("ingest",), log=lambda _: None)
-    return db
+    return ingest_db(sample_path, tmp_path_factory.mktemp("state") / "sample.duckdb")
 
 
 @pytest.fixture(scope="module")
