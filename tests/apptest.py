@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from streamlit.testing.v1 import AppTest
 
 from tests.corpus import REPO
@@ -83,3 +84,18 @@ def texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
     parts += [b.value for b in (*at.info, *at.warning, *at.error, *at.success)]
     return "\n".join(parts)
+
+
+def model_and_wrong_provider(db: Path) -> tuple[str, str]:
+    """The most frequent model and a provider that is not its own."""
+    c = duckdb.connect(str(db), read_only=True)
+    try:
+        (model, provider), = c.execute(
+            "SELECT model_name, model_provider FROM conversations GROUP BY ALL "
+            "ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()
+        other = c.execute("SELECT model_provider FROM conversations WHERE model_provider <> ?"
+                          " LIMIT 1", [provider]).fetchall()
+    finally:
+        c.close()
+    assert other, "the test corpus must have two providers"
+    return model, other[0][0]

@@ -5,7 +5,9 @@ Keep fixtures generic; add new ones at the end of their section.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import hashlib
+import shutil
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,13 @@ import pytest
 from tests.ci_guard import pytest_runtest_makereport, pytest_sessionstart  # noqa: F401
 
 # the one home of the test corpora, the fake embedder and the paths: tests/corpus.py
-from tests.corpus import DEMO, SAMPLE, HashingEmbedder, write_jsonl  # noqa: F401
+from tests.corpus import (  # noqa: F401
+    DEMO,
+    SAMPLE,
+    HashingEmbedder,
+    build_analysed_db,
+    write_jsonl,
+)
 
 # --------------------------------------------------------------------------- fake model
 
@@ -74,6 +82,29 @@ def sample_db(sample_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     db = tmp_path_factory.mktemp("sample") / "sample.duckdb"
     build(Settings(source=str(sample_path), db=db, progress=False), log=lambda _: None)
     return db
+
+
+@pytest.fixture(scope="session")
+def analysed_db(sample_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The shared sample with every stage, built fast (`tests.corpus.build_analysed_db`:
+    fake embedder, PCA map) once per session and shared by the modules that read it.
+
+    Read only: a test that changes a DB copies this file first (`analysed_db_copy`). The
+    file's hash is checked when the session ends, so a test that wrote to it fails there.
+    """
+    db = build_analysed_db(sample_path, tmp_path_factory.mktemp("analysed") / "full.duckdb")
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    yield db
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before, \
+        f"a test wrote to the shared analysed DB {db}: copy it first (analysed_db_copy)"
+
+
+@pytest.fixture
+def analysed_db_copy(analysed_db: Path, tmp_path: Path) -> Path:
+    """A private copy of `analysed_db` that the test may change."""
+    copy = tmp_path / "analysed.duckdb"
+    shutil.copy(analysed_db, copy)
+    return copy
 
 
 @pytest.fixture(scope="session")

@@ -27,13 +27,13 @@ import cli
 from components.export import pack as fp
 from components.figures import catalogue
 from components.filters import Filters
-from tests.corpus import REPO, build_analysed_db, sample_or_demo
+from tests.corpus import REPO, sample_or_demo
 
 
 @pytest.fixture(scope="module")
-def full_db(tmp_path_factory) -> Path:
+def full_db(analysed_db) -> Path:
     """The shared sample through the real pipeline, with a fake embedder and reducer."""
-    return build_analysed_db(sample_or_demo(), tmp_path_factory.mktemp("pack") / "full.duckdb")
+    return analysed_db
 
 
 @pytest.fixture(scope="module")

@@ -20,14 +20,7 @@ from components.db import connect
 from components.figures import catalogue
 from components.filters import Filters
 from tests.apptest import PAGE_SCRIPTS, open_app
-from tests.corpus import REPO, SAMPLE, build_analysed_db
-
-
-@pytest.fixture(scope="module")
-def analysed_db(tmp_path_factory) -> Path:
-    if not SAMPLE.is_file():
-        pytest.skip("shared sample not present")
-    return build_analysed_db(SAMPLE, tmp_path_factory.mktemp("cat") / "full.duckdb")
+from tests.corpus import REPO
 
 
 def test_pack_figures_are_catalogue_entries_with_unique_keys():

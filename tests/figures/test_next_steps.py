@@ -18,7 +18,6 @@ from components.figures import next_steps as f
 from components.filters import Filters
 from components.queries import next_steps as q
 from components.vocabulary import END_OF_CONVERSATION, NO_REASON
-from tests.corpus import SAMPLE, build_analysed_db
 
 HOSTILE = "<b>Bold</b> %{x}"
 DISPLAY = {"content_relevance": "Content Relevance", "scope_fit": "Scope Fit",
@@ -212,13 +211,6 @@ def test_timing_figure_empty_and_durations():
 
 
 # --------------------------------------------------------------------------- catalogue
-
-@pytest.fixture(scope="module")
-def analysed_db(tmp_path_factory) -> Path:
-    if not SAMPLE.is_file():
-        pytest.skip("shared sample not present")
-    return build_analysed_db(SAMPLE, tmp_path_factory.mktemp("ns_fig") / "full.duckdb")
-
 
 ENTRY_OPTIONS = [
     ("NEXT_STEPS_FLOW", {}), ("VOICING_THRESHOLD", {}),

@@ -14,7 +14,6 @@ from components.figures import shifts as mf
 from components.figures.theme import GREY, KIND_COLORS, LABEL_COLORS
 from components.filters import Filters
 from components.queries import shifts as sv
-from tests.corpus import build_analysed_db, sample_or_demo
 
 
 def pairs_frame(counts: dict[str, int], dist: np.ndarray | None = None) -> pl.DataFrame:
@@ -205,10 +204,9 @@ def test_label_distribution_bars_largest_on_top():
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory):
-    """A `DirectSource` on the shared sample (or demo), every stage built fast."""
-    db = build_analysed_db(sample_or_demo(), tmp_path_factory.mktemp("shift_figs") / "full.duckdb")
-    c = duckdb.connect(str(db), read_only=True)
+def source(analysed_db):
+    """A `DirectSource` on the shared sample, every stage built fast."""
+    c = duckdb.connect(str(analysed_db), read_only=True)
     yield catalogue.DirectSource(c)
     c.close()
 

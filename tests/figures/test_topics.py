@@ -14,7 +14,6 @@ from components.figures import topics as ft
 from components.figures.theme import DOMAIN_COLORS, GREY
 from components.filters import Filters
 from components.queries import topics as tv
-from tests.corpus import build_analysed_db, sample_or_demo
 
 
 def test_sunburst_of_domains_and_subtopics():
@@ -75,10 +74,9 @@ def test_cluster_bars_noise_is_its_own_grey_bar():
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory):
-    """A `DirectSource` on the shared sample (or demo), every stage built fast."""
-    db = build_analysed_db(sample_or_demo(), tmp_path_factory.mktemp("topic_figs") / "full.duckdb")
-    c = duckdb.connect(str(db), read_only=True)
+def source(analysed_db):
+    """A `DirectSource` on the shared sample, every stage built fast."""
+    c = duckdb.connect(str(analysed_db), read_only=True)
     yield catalogue.DirectSource(c)
     c.close()
 

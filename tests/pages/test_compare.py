@@ -92,14 +92,6 @@ def test_pages_with_distributions_offer_the_comparison(db, monkeypatch, page, fi
     assert [s for s in compare_specs(at) if s["layout"]["title"]["text"].startswith(first)]
 
 
-@pytest.fixture(scope="module")
-def analysed_db(tmp_path_factory):
-    from tests.corpus import SAMPLE, build_analysed_db
-    if not SAMPLE.exists():
-        pytest.skip("shared sample not present")
-    return build_analysed_db(SAMPLE, tmp_path_factory.mktemp("compare_full") / "full.duckdb")
-
-
 @pytest.mark.parametrize("page, title", [("turns", "Relationship to the previous"),
                                          ("topics", "Primary domain")])
 def test_relationships_and_domains_on_a_full_build(analysed_db, monkeypatch, page, title):

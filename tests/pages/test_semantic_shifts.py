@@ -7,46 +7,12 @@ from __future__ import annotations
 import threading
 
 import duckdb
-import pytest
 
 from components.figures import shifts as mf
 from components.filters import Filters
 from components.queries import shifts as sv
 from components.ui import state
-from tests.apptest import chart_specs, open_app
-from tests.corpus import build_analysed_db, sample_or_demo
-
-
-@pytest.fixture(scope="module")
-def built_db(tmp_path_factory):
-    """The shared sample (or demo), every stage, with a fake embedder and a PCA reducer."""
-    return build_analysed_db(sample_or_demo(),
-                             tmp_path_factory.mktemp("shifts_page") / "full.duckdb")
-
-
-@pytest.fixture(scope="module")
-def ingest_only_db(tmp_path_factory):
-    from precompute import pipeline
-    from precompute.config import Settings
-
-    db = tmp_path_factory.mktemp("shifts_ingest") / "ingest.duckdb"
-    pipeline.build(Settings(source=str(sample_or_demo()), db=db, progress=False), only=("ingest",),
-                   log=lambda _: None)
-    return db
-
-
-def _model_and_wrong_provider(db) -> tuple[str, str | None]:
-    """The most frequent model and a provider that is not its own (None if there is one)."""
-    c = duckdb.connect(str(db), read_only=True)
-    try:
-        (model, provider), = c.execute(
-            "SELECT model_name, model_provider FROM conversations GROUP BY ALL "
-            "ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()
-        other = c.execute("SELECT model_provider FROM conversations WHERE model_provider <> ?"
-                          " LIMIT 1", [provider]).fetchall()
-    finally:
-        c.close()
-    return model, (other[0][0] if other else None)
+from tests.apptest import chart_specs, model_and_wrong_provider, open_app
 
 
 def _title(spec: dict) -> str:
@@ -54,7 +20,7 @@ def _title(spec: dict) -> str:
 
 
 def test_shifts_page_with_a_filter(built_db, monkeypatch):
-    model, _ = _model_and_wrong_provider(built_db)
+    model, _ = model_and_wrong_provider(built_db)
     state.clear_cache()
     at = open_app(built_db, monkeypatch, "shifts", model=model)
     assert at.title[0].value == "Semantic shifts"
@@ -96,7 +62,7 @@ def test_shifts_page_with_a_filter(built_db, monkeypatch):
 def test_a_link_opens_the_global_map_tab(built_db, monkeypatch):
     """`?view=Global map` (what the tab writes into the URL) opens the map with the
     filters of the link; an unknown view falls back to the first tab."""
-    model, _ = _model_and_wrong_provider(built_db)
+    model, _ = model_and_wrong_provider(built_db)
     at = open_app(built_db, monkeypatch, "shifts", model=model, view="Global map")
     specs = chart_specs(at)
     assert len(specs) == 1 and _title(specs[0]).startswith("Global map")
@@ -154,7 +120,7 @@ def test_shift_metrics_of_a_new_subset_do_not_block_the_page(built_db, monkeypat
     """While MMD and the probe of a subset are computed, the page shows the subset's
     percentiles with the set-level columns empty and says so; the next run after they are
     done shows them."""
-    model, _ = _model_and_wrong_provider(built_db)
+    model, _ = model_and_wrong_provider(built_db)
     release = threading.Event()
     real = sv.metrics
 
@@ -185,7 +151,7 @@ def test_shift_metrics_of_a_new_subset_do_not_block_the_page(built_db, monkeypat
 
 
 def test_shift_metrics_failing_in_the_background_is_a_friendly_error(built_db, monkeypatch):
-    model, _ = _model_and_wrong_provider(built_db)
+    model, _ = model_and_wrong_provider(built_db)
 
     def broken(con, filters, *args):
         raise ValueError("no vectors for these pairs")
@@ -207,8 +173,7 @@ def test_shifts_page_unfiltered_uses_stored_metrics(built_db, monkeypatch):
 
 
 def test_shifts_page_with_a_filter_matching_nothing(built_db, monkeypatch):
-    model, other = _model_and_wrong_provider(built_db)
-    assert other is not None, "the test corpus must have two providers for this test"
+    model, other = model_and_wrong_provider(built_db)
     at = open_app(built_db, monkeypatch, "shifts", model=model, provider=other)
     assert any("No conversations match" in i.value for i in at.info)
     assert not at.get("plotly_chart")

@@ -4,47 +4,11 @@ without the analytics tables."""
 
 from __future__ import annotations
 
-import duckdb
-import pytest
-
-from tests.apptest import chart_specs, open_app
-from tests.corpus import build_analysed_db, sample_or_demo
-
-
-@pytest.fixture(scope="module")
-def built_db(tmp_path_factory):
-    """The shared sample (or demo), every stage, with a fake embedder and a PCA reducer."""
-    return build_analysed_db(sample_or_demo(),
-                             tmp_path_factory.mktemp("topics_page") / "full.duckdb")
-
-
-@pytest.fixture(scope="module")
-def ingest_only_db(tmp_path_factory):
-    from precompute import pipeline
-    from precompute.config import Settings
-
-    db = tmp_path_factory.mktemp("topics_ingest") / "ingest.duckdb"
-    pipeline.build(Settings(source=str(sample_or_demo()), db=db, progress=False), only=("ingest",),
-                   log=lambda _: None)
-    return db
-
-
-def _model_and_wrong_provider(db) -> tuple[str, str | None]:
-    """The most frequent model and a provider that is not its own (None if there is one)."""
-    c = duckdb.connect(str(db), read_only=True)
-    try:
-        (model, provider), = c.execute(
-            "SELECT model_name, model_provider FROM conversations GROUP BY ALL "
-            "ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()
-        other = c.execute("SELECT model_provider FROM conversations WHERE model_provider <> ?"
-                          " LIMIT 1", [provider]).fetchall()
-    finally:
-        c.close()
-    return model, (other[0][0] if other else None)
+from tests.apptest import chart_specs, model_and_wrong_provider, open_app
 
 
 def test_topics_page_with_a_filter(built_db, monkeypatch):
-    model, _ = _model_and_wrong_provider(built_db)
+    model, _ = model_and_wrong_provider(built_db)
     at = open_app(built_db, monkeypatch, "topics", model=model)
     assert at.title[0].value == "Topics"
     kinds = [s["data"][0]["type"] for s in chart_specs(at)]
@@ -59,8 +23,7 @@ def test_topics_page_with_a_filter(built_db, monkeypatch):
 
 
 def test_topics_page_with_a_filter_matching_nothing(built_db, monkeypatch):
-    model, other = _model_and_wrong_provider(built_db)
-    assert other is not None, "the test corpus must have two providers for this test"
+    model, other = model_and_wrong_provider(built_db)
     at = open_app(built_db, monkeypatch, "topics", model=model, provider=other)
     assert any("No conversations match" in i.value for i in at.info)
     assert not at.get("plotly_chart")

@@ -11,14 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.apptest import chart_specs, chart_titles, open_app, texts
-from tests.corpus import SAMPLE, build_analysed_db
 
 
 @pytest.fixture(scope="module")
-def built_db(tmp_path_factory) -> Path:
-    if not SAMPLE.is_file():
-        pytest.skip("shared sample not present")
-    return build_analysed_db(SAMPLE, tmp_path_factory.mktemp("turns") / "full.duckdb")
+def built_db(analysed_db) -> Path:
+    return analysed_db
 
 
 def test_turns_page_draws_the_flow_beside_the_paper(built_db, monkeypatch):

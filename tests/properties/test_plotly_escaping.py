@@ -6,6 +6,7 @@ by each facet, and no such string reaches a figure unescaped or inside a templat
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -14,7 +15,6 @@ import pytest
 from components.db import connect
 from components.figures import catalogue
 from components.filters import Filters
-from tests.corpus import SAMPLE, build_analysed_db
 
 MODEL = "<b>Bold</b> %{xx_model}"
 DOMAIN = "<i>Dom</i> %{yy_domain}"
@@ -28,10 +28,9 @@ HIDDEN = (".ids", ".parents")
 
 
 @pytest.fixture(scope="module")
-def hostile_db(tmp_path_factory) -> Path:
-    if not SAMPLE.is_file():
-        pytest.skip("shared sample not present")
-    db = build_analysed_db(SAMPLE, tmp_path_factory.mktemp("esc") / "full.duckdb")
+def hostile_db(analysed_db, tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("esc") / "full.duckdb"
+    shutil.copy(analysed_db, db)  # a copy: the session's analysed DB stays as built
     with duckdb.connect(str(db)) as con:
         first = con.execute("SELECT model_name FROM conversations GROUP BY 1 "
                             "ORDER BY count(*) DESC LIMIT 1").fetchall()[0][0]

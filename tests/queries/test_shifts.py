@@ -15,7 +15,6 @@ from components.figures import shifts as fs
 from components.filters import Filters
 from components.queries import shifts as sv
 from components.vocabulary import PAIR_TYPES
-from tests.corpus import build_analysed_db, sample_or_demo
 
 
 def pairs_frame(counts: dict[str, int], dist: np.ndarray | None = None) -> pl.DataFrame:
@@ -188,10 +187,9 @@ def test_links_keep_the_filters_and_replace_the_conversation():
 
 
 @pytest.fixture(scope="module")
-def con(tmp_path_factory):
-    """The shared sample (or demo), every stage, with a fake embedder and a PCA reducer."""
-    db = build_analysed_db(sample_or_demo(), tmp_path_factory.mktemp("shifts") / "full.duckdb")
-    c = duckdb.connect(str(db), read_only=True)
+def con(analysed_db):
+    """The shared sample, every stage, with a fake embedder and a PCA reducer."""
+    c = duckdb.connect(str(analysed_db), read_only=True)
     yield c
     c.close()
 

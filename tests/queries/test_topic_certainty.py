@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import duckdb
 import pytest
 
@@ -11,14 +13,12 @@ from components.queries import conversations as qc
 from components.queries import core
 from components.queries import shifts as qs
 from components.queries import topics as qt
-from tests.corpus import SAMPLE, build_analysed_db
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    if not SAMPLE.is_file():
-        pytest.skip("shared sample not present")
-    path = build_analysed_db(SAMPLE, tmp_path_factory.mktemp("certain") / "full.duckdb")
+def db(analysed_db, tmp_path_factory):
+    path = tmp_path_factory.mktemp("certain") / "full.duckdb"
+    shutil.copy(analysed_db, path)
     with duckdb.connect(str(path)) as con:  # exactly 3 uncertain, known ids
         con.execute("UPDATE conversations SET topic_uncertain = FALSE")
         ids = [r[0] for r in con.execute(

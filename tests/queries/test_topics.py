@@ -11,7 +11,6 @@ import pytest
 
 from components.filters import Filters
 from components.queries import topics as tv
-from tests.corpus import build_analysed_db, sample_or_demo
 
 # =========================================================================== pure helpers
 
@@ -101,10 +100,9 @@ def test_cluster_domain_table_top_share_and_noise_last():
 
 
 @pytest.fixture(scope="module")
-def con(tmp_path_factory):
-    """The shared sample (or demo), every stage, with a fake embedder and a PCA reducer."""
-    db = build_analysed_db(sample_or_demo(), tmp_path_factory.mktemp("topics") / "full.duckdb")
-    c = duckdb.connect(str(db), read_only=True)
+def con(analysed_db):
+    """The shared sample, every stage, with a fake embedder and a PCA reducer."""
+    c = duckdb.connect(str(analysed_db), read_only=True)
     yield c
     c.close()
 

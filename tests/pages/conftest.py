@@ -1,0 +1,23 @@
+"""Pieces shared by the page tests (AppTest): the analysed sample under the pages'
+fixture name, and the sample ingested only (pages whose stages are missing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.corpus import ingest_db
+
+
+@pytest.fixture(scope="session")
+def built_db(analysed_db: Path) -> Path:
+    """The shared sample, every stage (the session's `analysed_db`; read only)."""
+    return analysed_db
+
+
+@pytest.fixture(scope="session")
+def ingest_only_db(sample_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared sample, the ingest stage only: Topics, Turn by turn and Semantic shifts
+    have nothing to show."""
+    return ingest_db(sample_path, tmp_path_factory.mktemp("pages_ingest") / "ingest.duckdb")
