@@ -14,23 +14,7 @@ from components.figures import shifts as mf
 from components.figures.theme import GREY, KIND_COLORS, LABEL_COLORS
 from components.filters import Filters
 from components.queries import shifts as sv
-
-
-def pairs_frame(counts: dict[str, int], dist: np.ndarray | None = None) -> pl.DataFrame:
-    """Pairs of each type in ``counts``; pair ``i`` lies at (dist[i], 0) (default i + 1)."""
-    rows = []
-    for ptype, k in counts.items():
-        for i in range(k):
-            d = float(dist[i]) if dist is not None else float(i + 1)
-            rows.append({"pair_type": ptype, "conv_id": f"c{i % 3}", "src_id": f"m:c:{i}",
-                         "dst_id": f"t:{i}", "src_turn": i + 1, "dst_turn": i + 2,
-                         "src_label": None, "dst_label": "task_motivation",
-                         "dx": d, "dy": 0.0, "umap_distance": d})
-    return pl.DataFrame(rows, schema={
-        "pair_type": pl.Utf8, "conv_id": pl.Utf8, "src_id": pl.Utf8, "dst_id": pl.Utf8,
-        "src_turn": pl.Int64, "dst_turn": pl.Int64, "src_label": pl.Utf8,
-        "dst_label": pl.Utf8, "dx": pl.Float64, "dy": pl.Float64,
-        "umap_distance": pl.Float64})
+from tests.queries.test_shifts import pairs_frame
 
 
 def map_points() -> pl.DataFrame:

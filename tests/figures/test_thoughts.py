@@ -18,7 +18,8 @@ from components.published import PUBLISHED_SOURCE
 from components.queries import thoughts as qt
 from components.vocabulary import LABELS_BY_KIND
 from precompute.labels import STAGES
-from tests.tiny_db import SO, TC, TM, build_tiny_db
+from tests.queries.test_thoughts import three_conversations
+from tests.tiny_db import TM, build_tiny_db
 
 REASONS = LABELS_BY_KIND["reason"]
 
@@ -31,17 +32,8 @@ def _valid(fig: go.Figure) -> dict:
     return d
 
 
-def _three_conversations() -> pl.DataFrame:
-    """A: Early tm tm, Mid-Early tc · B: Early tm, Mid-Early tc so · C: Early so, Late tc."""
-    rows = [("A", 0, TM), ("A", 0, TM), ("A", 1, TC),
-            ("B", 0, TM), ("B", 1, TC), ("B", 1, SO),
-            ("C", 0, SO), ("C", 3, TC)]
-    frame = pl.DataFrame(rows, schema=["conv_id", "stage", "label"], orient="row")
-    return frame.with_columns(user_id="u" + pl.col("conv_id"))  # one user per conversation
-
-
 def test_stage_bars_figure_carries_segment_identity():
-    shares = qt.compute_stage_shares(_three_conversations(), REASONS, 4)
+    shares = qt.compute_stage_shares(three_conversations(), REASONS, 4)
     shares = shares.with_columns(display_name=pl.col("label"), meaning=pl.lit("m"),
                                  stage_name=pl.col("stage").replace_strict(
                                      dict(enumerate(STAGES)), return_dtype=pl.Utf8))
@@ -63,7 +55,7 @@ def test_stage_bars_figure_carries_segment_identity():
 
 
 def test_stage_bars_without_thoughts_is_an_empty_figure():
-    shares = qt.compute_stage_shares(_three_conversations().clear(), REASONS, 4)
+    shares = qt.compute_stage_shares(three_conversations().clear(), REASONS, 4)
     shares = shares.with_columns(display_name=pl.col("label"), meaning=pl.lit(""),
                                  stage_name=pl.lit("Early"))
     facets = pl.DataFrame({"facet": ["All conversations"], "conversations": [0],

@@ -20,7 +20,7 @@ from precompute import pipeline
 from precompute.config import Settings
 from tests.apptest import PAGE_SCRIPTS, assert_clean, html_elements, open_app, query_param
 from tests.corpus import HashingEmbedder
-from tests.queries.test_conversations import ALL, HOSTILE, build_small
+from tests.queries.test_conversations import ALL, FILTER_CASES, HOSTILE, build_small
 
 
 @pytest.fixture(scope="module")
@@ -98,21 +98,7 @@ def test_filters_and_page_state_round_trip_through_url(small_db, monkeypatch):
     assert at.sidebar.multiselect(key="f_models").value == ["GPT-5.4"]
 
 
-@pytest.mark.parametrize("params, expected", [
-    ({}, ALL),
-    ({"model": "Claude Opus 4.6"}, {"user2_task1_conversation1", "user3_task1_conversation1"}),
-    ({"provider": "OpenAI"}, {"user1_task1_conversation1", "user5_task1_conversation1"}),
-    ({"msgs": "4-6"}, {"user1_task1_conversation1", "user3_task1_conversation1"}),
-    ({"label": "scope_fit"}, {"user1_task1_conversation1", "user3_task1_conversation1"}),
-    ({"seq": "scope_fit>social_and_others"}, {"user3_task1_conversation1"}),
-    ({"seq": "social_and_others>scope_fit"}, set()),
-    ({"gender": "Male"}, {"user2_task1_conversation1", "user5_task1_conversation1"}),
-    ({"gender": "(missing)"}, {"user3_task1_conversation1"}),
-    ({"age": "(missing)"}, {"user3_task1_conversation1", "user4_task1_conversation1"}),
-    ({"age": "45-54"}, {"user2_task1_conversation1"}),
-    ({"edu": "Graduate"}, {"user1_task1_conversation1", "user4_task1_conversation1"}),
-    ({"freq": "5"}, {"user4_task1_conversation1", "user5_task1_conversation1"}),
-])
+@pytest.mark.parametrize("params, expected", FILTER_CASES)
 def test_each_filter_from_the_url_narrows_the_list(small_db, monkeypatch, params, expected):
     at = open_page(small_db, monkeypatch, **params)
     assert set(listed(at)) == expected

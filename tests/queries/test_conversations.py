@@ -99,7 +99,9 @@ def con(tmp_path_factory):
 # ------------------------------------------------------------------ the list
 
 
-@pytest.mark.parametrize("params, expected", [
+#: Each URL filter on the small corpus and the conversations it leaves, counted by hand
+#: (also run through the page: tests/pages/test_conversations.py).
+FILTER_CASES = [
     ({}, ALL),
     ({"model": "Claude Opus 4.6"}, {"user2_task1_conversation1", "user3_task1_conversation1"}),
     ({"provider": "OpenAI"}, {"user1_task1_conversation1", "user5_task1_conversation1"}),
@@ -113,7 +115,10 @@ def con(tmp_path_factory):
     ({"age": "45-54"}, {"user2_task1_conversation1"}),
     ({"edu": "Graduate"}, {"user1_task1_conversation1", "user4_task1_conversation1"}),
     ({"freq": "5"}, {"user4_task1_conversation1", "user5_task1_conversation1"}),
-])
+]
+
+
+@pytest.mark.parametrize("params, expected", FILTER_CASES)
 def test_each_filter_narrows_the_list(con, params, expected):
     filters = strict_filters(params, core.facet_options(con))
     listing = browse.matches(con, filters)

@@ -30,7 +30,7 @@ def _by(df: pl.DataFrame, keys: tuple[str, ...], value: str) -> dict:
 # =========================================================================== stage shares
 
 
-def _three_conversations() -> pl.DataFrame:
+def three_conversations() -> pl.DataFrame:
     """A: Early tm tm, Mid-Early tc · B: Early tm, Mid-Early tc so · C: Early so, Late tc."""
     rows = [("A", 0, TM), ("A", 0, TM), ("A", 1, TC),
             ("B", 0, TM), ("B", 1, TC), ("B", 1, SO),
@@ -40,7 +40,7 @@ def _three_conversations() -> pl.DataFrame:
 
 
 def test_stage_shares_by_hand():
-    out = qt.compute_stage_shares(_three_conversations(), REASONS, 4)
+    out = qt.compute_stage_shares(three_conversations(), REASONS, 4)
     assert out.height == 4 * len(REASONS)
     assert out.columns == ["facet", "stage", "label", "n", "stage_total", "share", "ci_lo",
                            "ci_hi", "n_conv", "n_users"]
@@ -106,17 +106,17 @@ def test_intervals_resample_users_not_conversations():
 
 def test_stage_shares_refuse_rows_without_users():
     with pytest.raises(ValueError, match="user_id"):
-        qt.compute_stage_shares(_three_conversations().drop("user_id"), REASONS, 4)
+        qt.compute_stage_shares(three_conversations().drop("user_id"), REASONS, 4)
 
 
 def test_bootstrap_ci_contains_point_estimate():
-    out = qt.compute_stage_shares(_three_conversations(), REASONS, 4, n_boot=200, seed=3)
+    out = qt.compute_stage_shares(three_conversations(), REASONS, 4, n_boot=200, seed=3)
     ok = out.filter(pl.col("share").is_not_null())
     assert (ok["ci_lo"] <= ok["share"] + 1e-12).all()
     assert (ok["share"] <= ok["ci_hi"] + 1e-12).all()
     early_tm = ok.filter((pl.col("stage") == 0) & (pl.col("label") == TM)).row(0, named=True)
     assert early_tm["ci_hi"] - early_tm["ci_lo"] > 0      # conversations differ
-    again = qt.compute_stage_shares(_three_conversations(), REASONS, 4, n_boot=200, seed=3)
+    again = qt.compute_stage_shares(three_conversations(), REASONS, 4, n_boot=200, seed=3)
     assert_frame_equal(out, again)                         # fixed seed: reproducible
 
 
@@ -133,7 +133,7 @@ def test_bootstrap_degenerate_when_conversations_identical():
 def test_stage_shares_facets_and_ignored_labels():
     """Explicit facets are computed in the given order; labels of another kind are
     ignored; an empty frame gives the zero grid of one facet."""
-    rows = _three_conversations().with_columns(
+    rows = three_conversations().with_columns(
         facet=pl.Series(["x", "x", "x", "y", "y", "y", "y", "y"]))
     rows = pl.concat([rows, pl.DataFrame({"conv_id": ["A"], "stage": [0], "label": [EA],
                                           "user_id": ["uA"], "facet": ["x"]})])
