@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.corpus import conversation, write_jsonl
+from tests.corpus import conversation, ingest_db, write_jsonl
 
 TM, TC, TR, SO = "task_motivation", "task_continuation", "task_reorientation", "social_and_others"
 EA, CR, PS = "explicit_affirmation", "content_relevance", "presentation_style"
@@ -47,11 +47,4 @@ def records() -> list[dict]:
 
 def build_tiny_db(directory: Path) -> Path:
     """The tiny DB, ingested into ``directory``/tiny.duckdb."""
-    from precompute import pipeline
-    from precompute.config import Settings
-
-    src = write_jsonl(directory / "tiny.jsonl", records())
-    db = directory / "tiny.duckdb"
-    pipeline.build(Settings(source=str(src), db=db, progress=False), only=("ingest",),
-                   log=lambda _: None)
-    return db
+    return ingest_db(write_jsonl(directory / "tiny.jsonl", records()), directory / "tiny.duckdb")

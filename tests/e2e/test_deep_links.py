@@ -13,8 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import duckdb
 import pytest
 
-from precompute import pipeline
-from precompute.config import Settings
+from tests.corpus import ingest_db
 from tests.e2e.conftest import CHROMIUM
 from tests.servers import serve
 
@@ -29,8 +28,7 @@ def server(sample_path, tmp_path_factory):
     """The app serving the shared sample (ingest stage only)."""
     d = tmp_path_factory.mktemp("deep_links")
     db = d / "sample.duckdb"
-    pipeline.build(Settings(source=str(sample_path), db=db, progress=False), only=("ingest",),
-                   log=lambda _: None)
+    ingest_db(sample_path, db)
     with serve(db, d) as info:
         yield info
 

@@ -11,8 +11,7 @@ import shutil
 import pytest
 
 from precompute import pipeline, store
-from precompute.config import Settings
-from tests.corpus import build_analysed_db
+from tests.corpus import build_analysed_db, ingest_db
 from tests.e2e.conftest import CHROMIUM
 from tests.servers import serve
 
@@ -32,8 +31,7 @@ def test_first_build_fills_the_open_tab_by_itself(sample_path, tmp_path, chromiu
     from playwright.sync_api import expect
 
     ingest = tmp_path / "ingest.duckdb"
-    pipeline.build(Settings(source=str(sample_path), db=ingest, progress=False),
-                   only=("ingest",), log=lambda _: None)
+    ingest_db(sample_path, ingest)
     full = build_analysed_db(sample_path, tmp_path / "full.duckdb")
     db = tmp_path / "first.duckdb"
     status = store.BuildStatus(db, ["source", *pipeline.STAGES])  # a build of this process

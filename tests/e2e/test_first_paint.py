@@ -10,8 +10,7 @@ from urllib.parse import quote_plus, urlparse
 
 import pytest
 
-from precompute import pipeline
-from precompute.config import Settings
+from tests.corpus import ingest_db
 from tests.e2e.conftest import CHROMIUM
 from tests.servers import serve
 
@@ -27,8 +26,7 @@ FILTERS = "[data-testid='stSidebar'] h2:has-text('Filters')"
 def server(sample_path, tmp_path_factory):
     d = tmp_path_factory.mktemp("first_paint_e2e")
     db = d / "sample.duckdb"
-    pipeline.build(Settings(source=str(sample_path), db=db, progress=False), only=("ingest",),
-                   log=lambda _: None)
+    ingest_db(sample_path, db)
     with serve(db, d) as info:
         yield info
 

@@ -31,9 +31,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from precompute import pipeline
-from precompute.config import Settings
-from tests.corpus import REPO, conversation, write_jsonl
+from tests.corpus import REPO, conversation, ingest_db, write_jsonl
 from tests.servers import free_port, serve
 
 HAPROXY = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/sbin")
@@ -56,8 +54,7 @@ serve_py = _module("serve_py", REPO / "deploy" / "serve.py")
 # --------------------------------------------------------------------------- helpers
 
 def build(source: Path, db: Path) -> Path:
-    pipeline.build(Settings(source=str(source), db=db, progress=False), only=("ingest",),
-                   log=lambda _: None)
+    ingest_db(source, db)
     return db
 
 

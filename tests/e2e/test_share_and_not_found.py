@@ -14,9 +14,7 @@ import duckdb
 import pytest
 
 from components.links import PAGES
-from precompute import pipeline
-from precompute.config import Settings
-from tests.corpus import write_jsonl
+from tests.corpus import ingest_db, write_jsonl
 from tests.e2e.conftest import CHROMIUM
 from tests.servers import serve
 
@@ -44,8 +42,7 @@ def server(sample_path, tmp_path_factory):
                     "task_expectation": "", "survey_answers": []})
     src = write_jsonl(d / "sample_plus.jsonl", records)
     db = d / "sample.duckdb"
-    pipeline.build(Settings(source=str(src), db=db, progress=False), only=("ingest",),
-                   log=lambda _: None)
+    ingest_db(src, db)
     with serve(db, d) as info:
         yield info
 

@@ -20,10 +20,8 @@ import pytest
 import cli
 from components.export import data as exports
 from components.filters import Filters
-from precompute import pipeline
-from precompute.config import Settings
 from tests.apptest import open_app
-from tests.corpus import REPO, message, thought, write_jsonl
+from tests.corpus import REPO, ingest_db, message, thought, write_jsonl
 
 DISSATISFIED = {"content_relevance", "presentation_style", "scope_fit"}
 OPUS = "Claude Opus 4.6"
@@ -119,8 +117,7 @@ def sim_corpus() -> list[dict]:
 
 def _ingest(tmp: Path, records: list[dict], name: str) -> Path:
     db = tmp / f"{name}.duckdb"
-    pipeline.build(Settings(source=str(write_jsonl(tmp / f"{name}.jsonl", records)), db=db,
-                            progress=False), only=("ingest",), log=lambda _: None)
+    ingest_db(write_jsonl(tmp / f"{name}.jsonl", records), db)
     return db
 
 
@@ -137,8 +134,7 @@ def sim_db(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def sample_ingested(sample_path, tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("align_sample") / "sample.duckdb"
-    pipeline.build(Settings(source=str(sample_path), db=db, progress=False),
-                   only=("ingest",), log=lambda _: None)
+    ingest_db(sample_path, db)
     return db
 
 

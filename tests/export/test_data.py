@@ -15,8 +15,7 @@ from polars.testing import assert_frame_equal
 from components.export import data as exports
 from components.filters import Filters
 from components.queries.core import frame
-from precompute import pipeline
-from precompute.config import Settings
+from tests.corpus import ingest_db
 from tests.queries.test_conversations import build_small
 
 RECORD_KEYS = ["id", "messages", "model_name", "model_provider", "created_at", "updated_at",
@@ -24,8 +23,7 @@ RECORD_KEYS = ["id", "messages", "model_name", "model_provider", "created_at", "
 
 
 def _ingest(source: Path, db: Path) -> Path:
-    pipeline.build(Settings(source=str(source), db=db, progress=False), only=("ingest",),
-                   log=lambda _: None)
+    ingest_db(source, db)
     return db
 
 

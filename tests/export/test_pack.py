@@ -27,7 +27,7 @@ import cli
 from components.export import pack as fp
 from components.figures import catalogue
 from components.filters import Filters
-from tests.corpus import REPO, sample_or_demo
+from tests.corpus import REPO, ingest_db, sample_or_demo
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +37,8 @@ def full_db(analysed_db) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ingest_db(tmp_path_factory) -> Path:
-    from precompute import pipeline
-    from precompute.config import Settings
-
-    db = tmp_path_factory.mktemp("pack_ingest") / "ingest.duckdb"
-    pipeline.build(Settings(source=str(sample_or_demo()), db=db, progress=False), only=("ingest",),
-                   log=lambda _: None)
-    return db
+def ingest_only(tmp_path_factory) -> Path:
+    return ingest_db(sample_or_demo(), tmp_path_factory.mktemp("pack_ingest") / "ingest.duckdb")
 
 
 def _top_model(db: Path) -> str:
@@ -155,8 +149,8 @@ def test_index_shows_every_figure_with_caption_and_links_resolve(pack):
     assert "@article{jin2026thoughttrace" in page
 
 
-def test_pack_without_caption_and_on_ingest_only_db(ingest_db, tmp_path):
-    report = fp.render_pack(ingest_db, tmp_path, caption=False, progress=False, scale=1,
+def test_pack_without_caption_and_on_ingest_only_db(ingest_only, tmp_path):
+    report = fp.render_pack(ingest_only, tmp_path, caption=False, progress=False, scale=1,
                             only=("length-distribution", "domains", "semantic-shifts"))
     by_key = {i.key: i for i in report.items}
     assert by_key["domains"].skipped and by_key["semantic-shifts"].skipped
@@ -233,10 +227,10 @@ def test_precompute_figures_points_to_cli(capsys):
     assert "python cli.py figures" in err and "Traceback" not in err
 
 
-def test_export_conversations_writes_one_record_per_filtered_conversation(ingest_db,
+def test_export_conversations_writes_one_record_per_filtered_conversation(ingest_only,
                                                                           tmp_path, capsys):
-    model = _top_model(ingest_db)
-    con = duckdb.connect(str(ingest_db), read_only=True)
+    model = _top_model(ingest_only)
+    con = duckdb.connect(str(ingest_only), read_only=True)
     try:  # counted here in SQL, independently of `Filters.where`
         expected = sorted(r[0] for r in con.execute(
             "SELECT conv_id FROM conversations c WHERE model_name = ? AND EXISTS ("
@@ -249,7 +243,7 @@ def test_export_conversations_writes_one_record_per_filtered_conversation(ingest
         con.close()
     assert 0 < len(expected) < n_all
     out = tmp_path / "sub" / "subset.jsonl"
-    argv = ["export", "conversations", "--db", str(ingest_db), "--out", str(out),
+    argv = ["export", "conversations", "--db", str(ingest_only), "--out", str(out),
             "--model", model]
     for code in reasons:
         argv += ["--label", code]
@@ -261,20 +255,20 @@ def test_export_conversations_writes_one_record_per_filtered_conversation(ingest
     assert {r["model_name"] for r in records} == {model}
     # no filter: every conversation
     everything = tmp_path / "all.jsonl"
-    assert cli.main(["export", "conversations", "--db", str(ingest_db), "--out",
+    assert cli.main(["export", "conversations", "--db", str(ingest_only), "--out",
                      str(everything)]) == 0
     assert len(everything.read_text(encoding="utf-8").splitlines()) == n_all
 
 
-def test_export_with_an_unknown_filter_value_exits_2_and_writes_nothing(ingest_db, tmp_path,
+def test_export_with_an_unknown_filter_value_exits_2_and_writes_nothing(ingest_only, tmp_path,
                                                                         capsys):
     out = tmp_path / "x.jsonl"
-    code = cli.main(["export", "conversations", "--db", str(ingest_db), "--out", str(out),
+    code = cli.main(["export", "conversations", "--db", str(ingest_only), "--out", str(out),
                      "--model", "No Such Model"])
     err = capsys.readouterr().err
     assert code == 2 and "unknown model 'No Such Model'" in err and "Traceback" not in err
     assert not out.exists()
-    code = cli.main(["export", "thoughts", "--db", str(ingest_db), "--out", str(out),
+    code = cli.main(["export", "thoughts", "--db", str(ingest_only), "--out", str(out),
                      "--label", "very_happy", "--msgs", "lots"])
     err = capsys.readouterr().err
     assert code == 2 and "'very_happy'" in err and "msgs='lots'" in err

@@ -31,7 +31,7 @@ from components.figures.theme import (
 )
 from components.vocabulary import PAIR_TYPES
 from precompute.labels import ALL_LABELS
-from tests.corpus import DEMO, REPO, SAMPLE
+from tests.corpus import DEMO, REPO, SAMPLE, ingest_db
 
 
 def label_counts() -> pl.DataFrame:
@@ -113,15 +113,12 @@ def builder_figures() -> dict[str, go.Figure]:
 
 @pytest.fixture(scope="module")
 def labels_in_db(tmp_path_factory) -> set[str]:
-    from precompute import pipeline
-    from precompute.config import Settings
 
     source = SAMPLE if SAMPLE.exists() else DEMO
     if not source.exists():
         pytest.skip("neither the shared sample nor the demo corpus is present")
     db = tmp_path_factory.mktemp("palette") / "p.duckdb"
-    pipeline.build(Settings(source=str(source), db=db, progress=False), only=("ingest",),
-                   log=lambda _: None)
+    ingest_db(source, db)
     con = duckdb.connect(str(db), read_only=True)
     try:
         return {r[0] for r in con.execute("SELECT code FROM labels").fetchall()}

@@ -14,15 +14,10 @@ from tests.queries.test_compare import corpus
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    from precompute import pipeline
-    from precompute.config import Settings
-    from tests.corpus import write_jsonl
+    from tests.corpus import ingest_db, write_jsonl
 
     d = tmp_path_factory.mktemp("compare_page")
-    path = d / "c.duckdb"
-    pipeline.build(Settings(source=str(write_jsonl(d / "c.jsonl", corpus())), db=path,
-                            progress=False), only=("ingest",), log=lambda _: None)
-    return path
+    return ingest_db(write_jsonl(d / "c.jsonl", corpus()), d / "c.duckdb")
 
 
 def compare_specs(at) -> list[dict]:

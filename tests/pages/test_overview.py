@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from tests.apptest import open_app
-from tests.corpus import DEMO
+from tests.corpus import DEMO, ingest_db
 
 
 def _metrics(at) -> dict[str, str]:
@@ -21,12 +21,9 @@ def _metrics(at) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def ingested_sample(sample_path, tmp_path_factory):
     """The shared sample, ingest only (17 users, 20 conversations, 10 models)."""
-    from precompute import pipeline
-    from precompute.config import Settings
 
     db = tmp_path_factory.mktemp("ov") / "sample.duckdb"
-    pipeline.build(Settings(source=str(sample_path), db=db, progress=False),
-                   only=("ingest",), log=lambda _: None)
+    ingest_db(sample_path, db)
     return db
 
 
@@ -43,12 +40,9 @@ def test_overview_on_sample(ingested_sample, monkeypatch):
 def test_overview_on_demo_shows_banner_and_totals(tmp_path, monkeypatch):
     if not DEMO.exists():
         pytest.skip("demo corpus not written yet")
-    from precompute import pipeline
-    from precompute.config import Settings
 
     db = tmp_path / "demo.duckdb"
-    pipeline.build(Settings(source="demo", db=db, progress=False), only=("ingest",),
-                   log=lambda _: None)
+    ingest_db("demo", db)
     con = duckdb.connect(str(db), read_only=True)
     n_conv, n_msg = con.execute("SELECT count(*), sum(n_messages) FROM conversations"
                                 ).fetchone()

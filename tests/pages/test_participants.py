@@ -7,17 +7,15 @@ from __future__ import annotations
 import pytest
 
 from tests.apptest import assert_clean, chart_titles, open_app
+from tests.corpus import ingest_db
 
 
 @pytest.fixture(scope="module")
 def sample_ingest(sample_path, tmp_path_factory):
     """The shared sample, ingest only (20 conversations by 17 users)."""
-    from precompute import pipeline
-    from precompute.config import Settings
 
     db = tmp_path_factory.mktemp("participants") / "s.duckdb"
-    pipeline.build(Settings(source=str(sample_path), db=db, progress=False),
-                   only=("ingest",), log=lambda _: None)
+    ingest_db(sample_path, db)
     return db
 
 

@@ -8,17 +8,15 @@ from __future__ import annotations
 import pytest
 
 from tests.apptest import assert_clean, chart_titles, open_app
+from tests.corpus import ingest_db
 
 
 @pytest.fixture(scope="module")
 def sample_ingest(sample_path, tmp_path_factory):
     """The shared sample, ingest only (20 conversations, 10 models)."""
-    from precompute import pipeline
-    from precompute.config import Settings
 
     db = tmp_path_factory.mktemp("thought-types") / "s.duckdb"
-    pipeline.build(Settings(source=str(sample_path), db=db, progress=False),
-                   only=("ingest",), log=lambda _: None)
+    ingest_db(sample_path, db)
     return db
 
 
@@ -28,7 +26,13 @@ def test_thoughts_page_renders(sample_ingest, monkeypatch):
     assert any(t.startswith("Reasons: share of 154 reasons in 20 conversations") for t in titles)
     assert any("Reactions by stage" in t for t in titles)
     assert any(t.startswith("Reason → next reason") for t in titles)
-    assert len(at.dataframe) >= 1                            # thoughts behind a bar
+    # the thoughts behind the default bar (Task Motivation, Early) and the pairs behind a
+    # flow; counted over the sample's JSONL with the stage rule: 22 of its 45 Task
+    # Motivation reasons are in the Early stage
+    assert len(at.dataframe) == 2
+    assert len(at.dataframe[0].value) == 22
+    assert "**22** Task Motivation & Goal reasons in stage **Early**" in [
+        m.value for m in at.markdown]
     assert {m.label: m.value for m in at.metric}["Conversations"] == "20"
     at.selectbox(key="tt_split").set_value("model").run()
     at.radio(key="tt_rule").set_value("turn").run()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.apptest import chart_specs, chart_titles, open_app, texts
+from tests.corpus import ingest_db
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +46,9 @@ def test_turns_page_follows_the_filters_and_says_when_empty(built_db, monkeypatc
 
 
 def test_turns_page_without_the_stage_says_what_to_run(sample_path, tmp_path, monkeypatch):
-    from precompute import pipeline
-    from precompute.config import Settings
 
     db = tmp_path / "ingest.duckdb"
-    pipeline.build(Settings(source=str(sample_path), db=db, progress=False), only=("ingest",),
-                   log=lambda _: None)
+    ingest_db(sample_path, db)
     at = open_app(db, monkeypatch, "turns")
     assert "relationships stage" in texts(at)
     assert not at.get("plotly_chart")

@@ -15,10 +15,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from precompute import pipeline
-from precompute.config import Settings
 from tests.apptest import open_app
-from tests.corpus import conversation, write_jsonl
+from tests.corpus import conversation, ingest_db, write_jsonl
 
 FRIENDLY = "This view hit an unexpected problem"
 
@@ -38,8 +36,7 @@ def good_db(tmp_path_factory):
     d = tmp_path_factory.mktemp("errstates")
     src = write_jsonl(d / "c.jsonl", _corpus())
     db = d / "good.duckdb"
-    pipeline.build(Settings(source=str(src), db=db, progress=False), only=("ingest",),
-                   log=lambda _: None)
+    ingest_db(src, db)
     return db
 
 

@@ -17,7 +17,7 @@ from precompute import pipeline
 from precompute.config import Settings
 from precompute.ingest import IngestError
 from tests.apptest import open_app
-from tests.corpus import conversation, write_jsonl
+from tests.corpus import conversation, ingest_db, write_jsonl
 from tests.servers import serve
 
 
@@ -28,8 +28,7 @@ def _corpus(n: int, tag: str) -> list[dict]:
 
 
 def _build(src, db, **kw):
-    pipeline.build(Settings(source=str(src), db=db, progress=False, **kw), only=("ingest",),
-                   log=lambda _: None)
+    ingest_db(src, db, **kw)
 
 
 def _sha(path) -> str:

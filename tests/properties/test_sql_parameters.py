@@ -19,10 +19,8 @@ from streamlit.testing.v1 import AppTest
 from components.filters import FACETS, Filters
 from components.queries import conversations as browse
 from components.queries import core, overview
-from precompute import pipeline
-from precompute.config import Settings
 from tests.apptest import open_app
-from tests.corpus import REPO, conversation, write_jsonl
+from tests.corpus import REPO, conversation, ingest_db, write_jsonl
 
 META = ["'", '"', ";", "--", "%", "_", "\\", "' OR 1=1 --",
         "Robert'); DROP TABLE conversations;--"]
@@ -54,8 +52,7 @@ def meta_db(tmp_path_factory):
     d = tmp_path_factory.mktemp("sqlmeta")
     src = write_jsonl(d / "meta.jsonl", _corpus())
     db = d / "meta.duckdb"
-    pipeline.build(Settings(source=str(src), db=db, progress=False), only=("ingest",),
-                   log=lambda _: None)
+    ingest_db(src, db)
     # domains / subtopics come from the topics stage: set them to the metacharacters too
     con = duckdb.connect(str(db))
     for k, m in enumerate(META):

@@ -9,9 +9,7 @@ import pytest
 
 from components.filters import Comparison, Filters
 from components.queries import compare as qc
-from precompute import pipeline
-from precompute.config import Settings
-from tests.corpus import SAMPLE, conversation, write_jsonl
+from tests.corpus import SAMPLE, conversation, ingest_db, write_jsonl
 
 
 def _survey(gender: str) -> list[dict]:
@@ -46,8 +44,7 @@ def corpus() -> list[dict]:
 def con(tmp_path_factory):
     d = tmp_path_factory.mktemp("compare")
     db = d / "c.duckdb"
-    pipeline.build(Settings(source=str(write_jsonl(d / "c.jsonl", corpus())), db=db,
-                            progress=False), only=("ingest",), log=lambda _: None)
+    ingest_db(write_jsonl(d / "c.jsonl", corpus()), db)
     c = duckdb.connect(str(db), read_only=True)
     yield c
     c.close()
@@ -138,8 +135,7 @@ def test_on_the_sample_the_sides_partition_the_thoughts(tmp_path):
     """On the real sample, A = the most frequent model and B = the rest: the two sides'
     reasons add up to every reason, and the users to every user."""
     db = tmp_path / "s.duckdb"
-    pipeline.build(Settings(source=str(SAMPLE), db=db, progress=False), only=("ingest",),
-                   log=lambda _: None)
+    ingest_db(SAMPLE, db)
     c = duckdb.connect(str(db), read_only=True)
     model = c.execute("SELECT model_name FROM conversations GROUP BY 1 "
                       "ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()[0][0]

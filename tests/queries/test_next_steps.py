@@ -37,7 +37,7 @@ from components import stats
 from components.filters import Filters
 from components.queries import next_steps as q
 from components.vocabulary import END_OF_CONVERSATION, NO_REASON
-from tests.corpus import HashingEmbedder, message, record, thought, write_jsonl
+from tests.corpus import HashingEmbedder, ingest_db, message, record, thought, write_jsonl
 
 DIM = 128
 
@@ -329,13 +329,10 @@ def test_examples_page_and_filter_by_label_and_status(con, few_pairs):
 
 
 def test_a_db_without_vectors_has_no_similar_pairs(tmp_path):
-    from precompute.config import Settings
-    from precompute.pipeline import build
 
     src = write_jsonl(tmp_path / "t.jsonl", RECORDS)
     db = tmp_path / "ingest.duckdb"
-    build(Settings(source=str(src), db=db, progress=False), only=("ingest",),
-          log=lambda _: None)
+    ingest_db(src, db)
     with duckdb.connect(str(db), read_only=True) as c:
         assert q.similarity_pairs(c, Filters()).height == 0
         assert q.voicing_threshold(c)["tau"] is None

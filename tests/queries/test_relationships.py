@@ -16,9 +16,7 @@ from components import published
 from components.filters import Filters
 from components.queries import relationships as qr
 from components.vocabulary import NO_REASON
-from precompute import pipeline
-from precompute.config import Settings
-from tests.corpus import conversation, write_jsonl
+from tests.corpus import conversation, ingest_db, write_jsonl
 
 TM, TC, SO, SE = "task_motivation", "task_continuation", "social_and_others", "style_expectation"
 
@@ -66,8 +64,7 @@ def db(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("rel")
     src = write_jsonl(d / "rel.jsonl", _records())
     path = d / "rel.duckdb"
-    pipeline.build(Settings(source=str(src), db=path, progress=False), only=("ingest",),
-                   log=lambda _: None)
+    ingest_db(src, path)
     with duckdb.connect(str(path)) as con:
         for conv_id, (_, rels) in PLAN.items():
             for k, rel in enumerate(("first", *rels), start=1):
