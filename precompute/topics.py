@@ -392,6 +392,10 @@ def primary_subtopics(scores: np.ndarray, subtopic_domain: Sequence[int],
     return masked.argmax(axis=1)
 
 
+#: Scores this close below the multi-label cut count as at the cut (see `assign`).
+ASSIGN_TOLERANCE = 1e-9
+
+
 def assign(scores: np.ndarray, *, min_score: float, margin: float,
            primary: np.ndarray | None = None) -> np.ndarray:
     """Boolean matrix of assigned subtopics: the primary (default: the argmax) always,
@@ -399,7 +403,10 @@ def assign(scores: np.ndarray, *, min_score: float, margin: float,
     if scores.size == 0:
         return np.zeros_like(scores, dtype=bool)
     best = scores.max(axis=1, keepdims=True)
-    cut = np.maximum(min_score, best - margin)
+    # a score exactly at best - margin in decimal (0.35 for 0.40 - 0.05) can sit one
+    # rounding error below the float difference (0.35000000000000003): compare with a
+    # tolerance far below the resolution of cosines of float32 vectors (~1e-7)
+    cut = np.maximum(min_score, best - margin) - ASSIGN_TOLERANCE
     out = scores >= cut
     if primary is None:
         primary = scores.argmax(axis=1)

@@ -102,6 +102,23 @@ def _user_ids(text: object) -> list[str]:
     return list(dict.fromkeys(t for t in re.split(r"[\s,;]+", str(text or "")) if t))
 
 
+def _drop_stray_subtopics(opts: dict) -> list[str]:
+    """Subtopics follow the chosen domains: drop from the subtopic widget every chosen
+    subtopic that is no (primary) subtopic of a chosen domain, before anything is counted
+    (else this run's counts would combine the new domains with the old subtopic). Returns
+    the dropped ones."""
+    ss = st.session_state
+    domains = ss.get(_widget_key("domains")) or []
+    chosen = ss.get(_widget_key("subtopics")) or []
+    if not domains or not chosen:
+        return []
+    allowed = {s for d in domains for s in opts["subtopics_by_domain"].get(d, [])}
+    stray = [s for s in chosen if s not in allowed and s != MISSING]
+    if stray:
+        ss[_widget_key("subtopics")] = [s for s in chosen if s not in stray]
+    return stray
+
+
 def _reset(bounds: dict[str, tuple[int, int]]) -> None:
     _load_into_widgets(Filters(), bounds)
 
@@ -135,8 +152,12 @@ def render(light: bool = False) -> Filters:
                     (hi is not None and not lo_b <= hi <= hi_b):
                 notices.append(f"{key} range clamped to the data's {lo_b}–{hi_b}")
         _load_into_widgets(filters, bounds)
+        notices += [f"ignored subtopic {s[:60]!r} (not a subtopic of the chosen domains)"
+                    for s in _drop_stray_subtopics(opts)]
         st.session_state[_INIT] = True
         st.session_state["_url_notices"] = notices
+    else:
+        _drop_stray_subtopics(opts)
     known_users = frozenset(opts.get("users", ()))
     current = _from_widgets(bounds, known_users)
     if light:

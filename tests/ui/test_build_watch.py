@@ -7,12 +7,16 @@ timer fires it. Here a `Timers` helper records the timers a run registers and fi
 tests count the router's runs (`state.begin_run`) to tell a fragment run from a full one.
 After a fragment-only run AppTest's tree holds the fragment's elements only (a browser
 keeps the rest of the page).
+
+Here the test fires the timers; tests/e2e/test_fill_in_by_themselves.py runs the same pages
+in a real browser, whose own timers fire them (no reload, no rerun by the test).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 
 import pytest
@@ -20,6 +24,7 @@ import streamlit as st
 from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
 from streamlit.testing.v1 import AppTest, local_script_runner
 
+from components.queries import shifts as sv
 from components.ui import notices, state
 from precompute import pipeline, store
 from precompute.config import Settings
@@ -255,3 +260,47 @@ def test_watching_costs_a_stat_and_a_small_read(tmp_path, monkeypatch, timers, d
     for _ in range(3):
         timers.tick(at)
     assert opened == [] and not at.exception
+
+
+# --------------------------------------------------- the metrics of a subset, by itself
+
+
+def test_the_subset_metrics_fill_in_by_their_fragment(monkeypatch, timers, dbs):
+    """Semantic shifts on a filtered subset: while MMD and the probe are computed the page
+    registers a 0.5 s fragment; firing it redraws only its own line until the computation
+    is done, then it reruns the whole app, which shows the metrics. No manual full rerun.
+    (The fragment asks `state.soon_done`, which checks the DB file in the fragment's run:
+    `Timers.full_runs` counts that too, so a fragment-only run is told by its tree, which
+    holds the fragment's elements only.)"""
+    import duckdb
+
+    with duckdb.connect(str(dbs["full"]), read_only=True) as con:
+        model = con.execute("SELECT model_name FROM conversations GROUP BY 1 "
+                            "ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()[0][0]
+    release = threading.Event()
+    real = sv.metrics
+
+    def gated(con, filters, *args):
+        assert release.wait(60)
+        return real(con, filters, *args)
+    monkeypatch.setattr(sv, "metrics", gated)
+    waiting = "Computing the set-level metrics"
+    try:
+        at = open_app(dbs["full"], monkeypatch, "shifts", model=model)
+        assert any(waiting in c.value for c in at.caption)
+        assert timers.interval == 0.5
+        timers.tick(at)  # still computing: the fragment only redraws its line
+        assert not at.exception
+        assert [c.value for c in at.caption if waiting in c.value]
+        assert not at.title and not at.dataframe  # a fragment-only run
+    finally:
+        release.set()
+    state.wait_background()
+    timers.tick(at)  # done: the fragment reruns the whole app
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Semantic shifts"]
+    assert any("recomputed for the filtered subset" in c.value for c in at.caption)
+    assert not any(waiting in c.value for c in at.caption)
+    assert at.dataframe[0].value["MMD²"].ne("—").any()
+    state.wait_background()
+    state.clear_cache()
