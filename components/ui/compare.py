@@ -59,6 +59,22 @@ def _load(comparison: Comparison | None) -> None:
         ss[_key(name)] = list(getattr(b, name))
 
 
+def _drop_stray_subtopics(opts: Mapping[str, Any]) -> list[str]:
+    """B's subtopics follow B's domains, as A's do in the sidebar: drop every chosen B
+    subtopic that is no (primary) subtopic of a chosen B domain before anything is counted.
+    Returns the dropped ones."""
+    ss = st.session_state
+    domains = ss.get(_key("domains")) or []
+    chosen = ss.get(_key("subtopics")) or []
+    if not domains or not chosen:
+        return []
+    allowed = {s for d in domains for s in opts["subtopics_by_domain"].get(d, [])}
+    stray = [s for s in chosen if s not in allowed and s != MISSING]
+    if stray:
+        ss[_key("subtopics")] = [s for s in chosen if s not in stray]
+    return stray
+
+
 def current() -> Comparison | None:
     """The comparison of this run (None when off); set by `render_sidebar`."""
     return st.session_state.get("comparison")
@@ -93,6 +109,8 @@ def render_sidebar(a: Filters, opts: Mapping[str, Any], display: Mapping[str, st
     if _INIT not in ss:
         comparison, notices = comparison_from_query_params(url_params(), opts)
         _load(comparison)
+        notices += [f"ignored B subtopic {v[:60]!r} (not a subtopic of B's domains)"
+                    for v in _drop_stray_subtopics(opts)]
         ss[_INIT] = True
         ss["_cmp_notices"] = notices
     if light:
@@ -130,6 +148,7 @@ def render_sidebar(a: Filters, opts: Mapping[str, Any], display: Mapping[str, st
 def _b_widgets(opts: Mapping[str, Any], display: Mapping[str, str]) -> None:
     """B's multiselects, each option with the number of conversations it would leave."""
     ss = st.session_state
+    _drop_stray_subtopics(opts)
     b = _from_widgets().b or Filters()
     for name in FACETS:
         options = list(opts.get(name, ()))

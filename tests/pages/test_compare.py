@@ -139,3 +139,25 @@ def test_semantic_shifts_compare_the_median_shift_per_pair_type(analysed_db, mon
                 if s["layout"]["title"]["text"].startswith("Semantic shifts: A against B"))
     assert len(spec["data"][0]["x"]) == res["table"].height
     assert "permutations of users" in spec["layout"]["annotations"][0]["text"]
+
+
+def test_a_b_subtopic_outside_bs_domains_is_dropped_with_a_notice(analysed_db, monkeypatch):
+    """B's subtopics follow B's domains (as A's do): a link with B = domain X and a
+    subtopic of another domain counts B as domain X alone and says what it ignored."""
+    import duckdb
+    c = duckdb.connect(str(analysed_db), read_only=True)
+    (dom_x, n_x), (dom_y, _) = c.execute(
+        "SELECT domain, count(*) FROM conversations WHERE domain IS NOT NULL GROUP BY 1 "
+        "ORDER BY count(*) DESC, 1 LIMIT 2").fetchall()
+    sub_y = c.execute("SELECT subtopic FROM conversations WHERE domain = ? "
+                      "ORDER BY subtopic LIMIT 1", [dom_y]).fetchall()[0][0]
+    c.close()
+    at = open_app(analysed_db, monkeypatch, "overview", cmp="subset",
+                  **{"b.domain": dom_x, "b.subtopic": sub_y})
+    notes = [c.value for c in at.sidebar.caption]
+    assert any(f"ignored B subtopic {sub_y[:60]!r}" in v for v in notes), notes
+    assert at.session_state["cmpb_subtopics"] == []
+    assert query_param(at, "b.subtopic") is None
+    # B counts domain X's conversations, not the empty intersection with Y's subtopic
+    label = "conversation" if n_x == 1 else "conversations"
+    assert any(f"B: {n_x:,} {label}" in v for v in notes), notes
