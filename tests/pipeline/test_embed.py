@@ -93,7 +93,8 @@ def test_rerun_embeds_nothing_and_new_conversation_only_its_texts(make_corpus, b
     src = make_corpus(recs)
     settings, first = build_db(src, embedder=fake_embedder, only=("ingest", "embed"))
     n_first = len(fake_embedder.texts)
-    assert n_first > 0
+    # 3 conversations x (2 user messages + 3 reasons + 1 reaction + 1 task), all distinct
+    assert n_first == 3 * 7 and len(set(fake_embedder.texts)) == 21
     # unchanged: the stage is skipped, the model is not called
     _, again = build_db(src, embedder=fake_embedder, only=("ingest", "embed"))
     assert again.stages["embed"]["skipped"] and len(fake_embedder.texts) == n_first

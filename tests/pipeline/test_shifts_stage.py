@@ -175,13 +175,45 @@ def test_mmd_identical_vs_shifted():
     assert math.isnan(mmd_rbf(a[:1], shifted))
 
 
-def test_mmd_subsample_is_capped():
+def test_mmd_subsample_is_capped(monkeypatch):
+    """With ``max_per_side`` under a side's size, the kernels are computed on exactly that
+    many distinct rows of the side, kept in order, drawn with the seed; the value is the
+    MMD of exactly those rows. A side at or under the cap is used whole."""
     rng = np.random.default_rng(2)
     a = unit(rng.standard_normal((500, DIM)))
-    b = unit(rng.standard_normal((500, DIM)) + np.eye(DIM)[0])
-    full = mmd_rbf(a, b)
-    capped = mmd_rbf(a, b, max_per_side=200)
-    assert capped == pytest.approx(full, rel=0.5)
+    b = unit(rng.standard_normal((300, DIM)) + np.eye(DIM)[0])
+    seen: list[tuple[np.ndarray, np.ndarray, bool]] = []
+    real = shifts._kernel_sum
+
+    def spy(x, y, gamma, *, same):
+        seen.append((x.copy(), y.copy(), same))
+        return real(x, y, gamma, same=same)
+
+    monkeypatch.setattr(shifts, "_kernel_sum", spy)
+    capped = mmd_rbf(a, b, seed=3, max_per_side=50)
+    # three kernel sums: x with x, y with y, x with y; 50 rows a side
+    assert [(len(x), len(y), same) for x, y, same in seen] == [
+        (50, 50, True), (50, 50, True), (50, 50, False)]
+    x, y = seen[0][0], seen[1][0]
+    assert np.array_equal(seen[2][0], x) and np.array_equal(seen[2][1], y)
+    row_of_a = {r.tobytes(): i for i, r in enumerate(a)}
+    row_of_b = {r.tobytes(): i for i, r in enumerate(b)}
+    ia = [row_of_a[r.tobytes()] for r in x]
+    ib = [row_of_b[r.tobytes()] for r in y]
+    assert ia == sorted(set(ia)) and ib == sorted(set(ib))  # distinct rows, in order
+    # the seeded draw: side a first, then side b, from one generator
+    draw = np.random.default_rng(3)
+    assert ia == sorted(draw.choice(500, size=50, replace=False).tolist())
+    assert ib == sorted(draw.choice(300, size=50, replace=False).tolist())
+    # the value is the MMD of those rows (100 pooled points: the same bandwidth)
+    assert mmd_rbf(x, y) == capped
+    assert mmd_rbf(a, b, seed=3, max_per_side=50) == capped
+    # a side under the cap is used whole: all 40 rows of b[:40], in order
+    seen.clear()
+    mmd_rbf(a, b[:40], seed=3, max_per_side=50)
+    assert [(len(x), len(y), same) for x, y, same in seen] == [
+        (50, 50, True), (40, 40, True), (50, 40, False)]
+    assert np.array_equal(seen[1][0], b[:40])
 
 
 def test_probe_auc_chance_and_separable():

@@ -49,33 +49,97 @@ def test_interrupted_build_leaves_old_db_unchanged(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir() if "building" in p.name] == []
 
 
-def test_killed_build_process_leaves_old_db_intact(tmp_path):
+#: Runs ``python -m precompute ARGS...`` in a process that stops for good at a known point
+#: of the build (argv[1]) after saying so on stdout: "writing" (ingest has replaced the
+#: conversations table of the temporary copy, checkpointed: half-done work on disk) or
+#: "renaming" (the temporary copy is complete and closed, just before it would replace the
+#: DB file). The test kills it there with SIGKILL.
+KILL_DRIVER = r"""
+import os, signal, sys
+from precompute import store
+from precompute.__main__ import main
+
+def reached():
+    print("AT-KILL-POINT", flush=True)
+    while True:
+        signal.pause()  # until the test's SIGKILL
+
+if sys.argv[1] == "writing":
+    real_replace_table = store.replace_table
+    def replace_table(con, name, *args, **kwargs):
+        real_replace_table(con, name, *args, **kwargs)
+        if name == "conversations":
+            con.execute("CHECKPOINT")
+            reached()
+    store.replace_table = replace_table
+else:
+    real_replace = os.replace
+    def replace(src, dst, *args, **kwargs):
+        if ".building-" in str(src):
+            reached()
+        return real_replace(src, dst, *args, **kwargs)
+    os.replace = replace
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _wait_for_line(proc: subprocess.Popen, line: bytes, timeout_s: float = 120) -> None:
+    """Block until ``proc`` prints ``line`` (fails if it exits first; the timeout only
+    stops a hung test)."""
+    import select
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, "the build never reached the kill point"
+        ready, _, _ = select.select([proc.stdout], [], [], left)
+        if not ready:
+            continue
+        got = proc.stdout.readline()
+        assert got, f"the build exited ({proc.wait()}) before the kill point"
+        if got.strip() == line:
+            return
+
+
+@pytest.mark.parametrize("point", ["writing", "renaming"])
+def test_killed_build_process_leaves_old_db_intact(tmp_path, point):
+    """kill -9 in the middle of ingest's writes, or once the new file is complete but not
+    yet renamed: the old DB is byte for byte what it was, and the next build removes the
+    dead build's temporary file."""
     db = tmp_path / "t.duckdb"
     pipeline.build(Settings(source=str(_small(tmp_path)), db=db, progress=False),
                    only=("ingest",), log=lambda _: None)
     before = _sha(db)
-    big = write_jsonl(tmp_path / "big.jsonl", [
-        conversation(f"user{i}_task1_conversation1",
-                     [(f"question number {i} " * 20, ["task_motivation"]),
-                      ("answer " * 200, ["explicit_affirmation"])] * 6)
-        for i in range(6000)])
-    proc = subprocess.Popen([sys.executable, "-m", "precompute", "ingest", "--source",
-                             str(big), "--db", str(db), "--no-progress"], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline and not list(tmp_path.glob(".t.duckdb.building-*")):
-        time.sleep(0.05)
-    assert list(tmp_path.glob(".t.duckdb.building-*")), "build never started writing"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    new = _small(tmp_path, 6, "new.jsonl")
+    proc = subprocess.Popen([sys.executable, "-c", KILL_DRIVER, point, "ingest", "--source",
+                             str(new), "--db", str(db), "--no-progress"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_line(proc, b"AT-KILL-POINT")
+        temp = tmp_path / f".t.duckdb.building-{proc.pid}"
+        assert temp.is_file()
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait() == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
     assert _sha(db) == before
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM conversations").fetchone()[0] == 3
+    con.close()
+    # the dead build had got that far: its temporary copy holds the 6 new conversations
+    con = duckdb.connect(str(temp), read_only=True)
+    assert con.execute("SELECT count(*) FROM conversations").fetchone()[0] == 6
     con.close()
     # the next build cleans up the dead build's temp file
     pipeline.build(Settings(source=str(_small(tmp_path, 4, "e.jsonl")), db=db,
                             progress=False), only=("ingest",), log=lambda _: None)
     assert not list(tmp_path.glob(".t.duckdb.building-*"))
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*) FROM conversations").fetchone()[0] == 4
+    con.close()
 
 
 def test_rerun_unchanged_skips_ingest(tmp_path):

@@ -266,11 +266,30 @@ def test_every_page_on_the_hostile_db_leaks_no_markup(hostile, monkeypatch, page
 
 
 def test_five_megabyte_message_is_collapsed(hostile, monkeypatch):
+    """The DB keeps all 5 MB; the transcript shows the first `COLLAPSE_CHARS` (1,500)
+    characters (the text has no line break or space to cut at, so exactly that many) and
+    puts the other 5,241,380 behind one "Show more" expander that says how many."""
+    from components.figures.transcript import COLLAPSE_CHARS
+
+    con = duckdb.connect(str(hostile["db"]), read_only=True)
+    try:
+        stored = con.execute("SELECT length(content) FROM messages WHERE conv_id = ? "
+                             "AND turn = 1", [ID_BIG]).fetchall()
+    finally:
+        con.close()
+    assert stored == [(BIG,)]
     at = _open(hostile["db"], monkeypatch, conv=ID_BIG)
     first = at.chat_message[0]
-    shown = sum(len(m.value) for m in first.markdown if not m.proto.allow_html)
-    assert shown <= BIG  # the head is shown, the rest behind "Show more"
-    assert any("Show more" in e.label for e in first.expander)
+    rest = BIG - COLLAPSE_CHARS
+    assert COLLAPSE_CHARS == 1500 and rest == 5_241_380
+    assert [e.label for e in first.expander] == [f"Show more ({rest:,} more characters)"]
+    (more,) = first.expander
+    behind = [m.value for m in more.markdown]
+    assert behind == ["x" * rest]
+    # the message body outside the expander: the head alone
+    body = [m.value for m in first.markdown if not m.proto.allow_html]
+    assert sorted(map(len, body)) == [COLLAPSE_CHARS, rest]
+    assert body.count("x" * COLLAPSE_CHARS) == 1
 
 
 def test_ten_thousand_messages_ingest_and_render(tmp_path, monkeypatch):

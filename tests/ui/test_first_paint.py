@@ -35,12 +35,14 @@ def test_a_new_tab_draws_its_first_chart_then_the_rest(db, monkeypatch, browser)
     assert rest_button(at) and any("scrollIntoView" not in h.value and "btn.click" in h.value
                                    for h in at.html)
     rest_button(at)[0].click().run()
-    assert len(chart_specs(at)) > 1 and at.sidebar.multiselect
+    # the Thoughts page's 7 charts: shares, stage dynamics and stages beside the paper for
+    # reasons and for reactions (2 + 2 + 2), and the flow
+    assert len(chart_specs(at)) == 7 and at.sidebar.multiselect
     assert not rest_button(at)
     # the filters of the link hold in both runs; later runs stay full
     assert at.sidebar.multiselect(key="f_models").value == ["GPT-5.4"]
     at.run()
-    assert len(chart_specs(at)) > 1 and not rest_button(at)
+    assert len(chart_specs(at)) == 7 and not rest_button(at)
 
 
 def test_the_overview_table_and_download_menus_wait_for_the_rest(db, monkeypatch, browser):
@@ -62,7 +64,7 @@ def test_a_page_without_a_chart_draws_in_full_and_asks_for_the_sidebar(db, monke
 
 def test_without_a_browser_every_run_is_full(db, monkeypatch):
     at = open_app(db, monkeypatch, "thoughts")
-    assert len(chart_specs(at)) > 1 and at.sidebar.multiselect and not rest_button(at)
+    assert len(chart_specs(at)) == 7 and at.sidebar.multiselect and not rest_button(at)
 
 
 @pytest.mark.parametrize("page, params", [("conversations", {}),

@@ -241,7 +241,9 @@ def test_figure_builds_an_entry_once_and_caches_it(app_db, monkeypatch):
                          None, 50, 0)
     rows = qt.thought_table(behind["rows"], {}, {})
     assert {"open", "conversation", "turn", "label", "thought"} <= set(rows.columns)
-    assert rows.height > 0 and all("conv=" in u for u in rows["open"].to_list())
+    # the sample's JSONL, counted with the stage rule: 22 Task Motivation reasons are Early
+    assert first == "task_motivation" and behind["total"] == 22
+    assert rows.height == 22 and all("conv=" in u for u in rows["open"].to_list())
 
 
 def test_query_soon_runs_in_the_background_and_reports_failures(app_db):
