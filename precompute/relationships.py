@@ -58,10 +58,7 @@ used ('approx' or 'labels:<file>').
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -71,6 +68,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from precompute import label_files
 from precompute.embed import load_vectors, settle
 from precompute.labels import DISSATISFACTION_CODES
 from precompute.store import get_meta, hash_inputs, set_meta, stage_record, table_exists
@@ -269,6 +267,7 @@ def approximate(features: pd.DataFrame, rules: Rules = DEFAULT_RULES) -> pd.Data
 
 
 LABEL_COLUMNS = ("conv_id", "turn", "relationship")
+WHAT = "relationship label file"
 
 
 def normalise_relationship(value: Any) -> str | None:
@@ -293,46 +292,6 @@ def _turn_value(value: Any) -> int | None:
     return None
 
 
-def _raw_rows(path: Path, raw: str, errors: list[str]) -> list[dict]:
-    rows: list[dict] = []
-    suffix = path.suffix.lower()
-    if suffix in {".jsonl", ".json", ".ndjson"}:
-        for lineno, line in enumerate(raw.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                errors.append(f"{path}:{lineno}: invalid JSON ({exc.msg}); expected one object "
-                              "per line with conv_id, turn, relationship")
-                continue
-            if not isinstance(obj, dict):
-                errors.append(f"{path}:{lineno}: expected a JSON object with conv_id, turn, "
-                              f"relationship, got {type(obj).__name__}")
-                continue
-            rows.append({"line": lineno, **{c: obj.get(c) for c in LABEL_COLUMNS},
-                         "_missing": [c for c in LABEL_COLUMNS if c not in obj]})
-    elif suffix in {".csv", ".tsv"}:
-        reader = csv.DictReader(io.StringIO(raw), delimiter="\t" if suffix == ".tsv" else ",")
-        header = [(h or "").strip() for h in (reader.fieldnames or [])]
-        missing = [c for c in LABEL_COLUMNS if c not in header]
-        if missing:
-            raise RelationshipError(
-                f"{path}:1: missing column(s) {', '.join(missing)}; expected a header with "
-                f"{', '.join(LABEL_COLUMNS)} (found: {', '.join(header) or 'nothing'})")
-        reader.fieldnames = header
-        for rec in reader:
-            if not any((v or "").strip() for k, v in rec.items()
-                       if k is not None and isinstance(v, str)):
-                continue
-            rows.append({"line": reader.line_num, **{c: rec.get(c) for c in LABEL_COLUMNS},
-                         "_missing": []})
-    else:
-        raise RelationshipError(f"{path}: expected a .csv, .tsv or .jsonl relationship label "
-                                "file")
-    return rows
-
-
 def read_relationship_labels(path: Path,
                              roles: Mapping[tuple[str, int], str] | None = None,
                              first_turns: Mapping[str, int] | None = None) -> pd.DataFrame:
@@ -351,14 +310,9 @@ def read_relationship_labels(path: Path,
             what was expected), the first 20 in full.
     """
     path = Path(path)
-    try:
-        raw = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise RelationshipError(f"{path}: relationship label file not found") from None
-    except UnicodeDecodeError as exc:
-        raise RelationshipError(f"{path}: not UTF-8 text ({exc})") from exc
+    raw = label_files.read_text(path, WHAT, RelationshipError)
     errors: list[str] = []
-    rows = _raw_rows(path, raw, errors)
+    rows = label_files.raw_rows(path, raw, LABEL_COLUMNS, WHAT, RelationshipError, errors)
     conv_turns: dict[str, list[int]] = {}
     for conv_id, turn in (roles or {}):
         conv_turns.setdefault(conv_id, []).append(turn)
@@ -421,11 +375,7 @@ def read_relationship_labels(path: Path,
         seen[key] = row["line"]
         clean.append({"line": row["line"], "conv_id": conv_id, "turn": turn,
                       "relationship": rel})
-    if errors:
-        shown = "\n  ".join(errors[:20])
-        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
-        raise RelationshipError(f"{len(errors)} bad line(s) in relationship label file "
-                                f"{path}:\n  {shown}{more}")
+    label_files.raise_bad_lines(errors, path, WHAT, RelationshipError)
     if not clean:
         raise RelationshipError(f"{path}: no labels found; expected rows with "
                                 f"{', '.join(LABEL_COLUMNS)}")

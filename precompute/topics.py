@@ -78,10 +78,7 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import math
 import re
 import tomllib
@@ -94,6 +91,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from precompute import label_files
 from precompute.embed import (
     EmbedError,
     collect_items,
@@ -197,6 +195,7 @@ def load_taxonomy(path: Path) -> list[Subtopic]:
 
 
 LABEL_COLUMNS = ("conv_id", "domain", "subtopic")
+WHAT = "topic label file"
 
 
 def read_topic_labels(path: Path, known_conv_ids: set[str] | None = None) -> pd.DataFrame:
@@ -206,48 +205,9 @@ def read_topic_labels(path: Path, known_conv_ids: set[str] | None = None) -> pd.
     Raises TopicError listing every bad line (missing column or value, unknown conv_id).
     """
     path = Path(path)
-    try:
-        raw = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise TopicError(f"{path}: topic label file not found") from None
-    except UnicodeDecodeError as exc:
-        raise TopicError(f"{path}: not UTF-8 text ({exc})") from exc
-    rows: list[dict] = []
+    raw = label_files.read_text(path, WHAT, TopicError)
     errors: list[str] = []
-    if path.suffix.lower() in {".jsonl", ".json", ".ndjson"}:
-        for lineno, line in enumerate(raw.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                errors.append(f"{path}:{lineno}: invalid JSON ({exc.msg}); expected one object "
-                              "per line with conv_id, domain, subtopic")
-                continue
-            if not isinstance(obj, dict):
-                errors.append(f"{path}:{lineno}: expected a JSON object, got "
-                              f"{type(obj).__name__}")
-                continue
-            rows.append({"line": lineno, **{c: obj.get(c) for c in LABEL_COLUMNS},
-                         "_missing": [c for c in LABEL_COLUMNS if c not in obj]})
-    elif path.suffix.lower() in {".csv", ".tsv"}:
-        reader = csv.DictReader(io.StringIO(raw),
-                                delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        missing = [c for c in LABEL_COLUMNS if c not in header]
-        if missing:
-            raise TopicError(f"{path}:1: missing column(s) {', '.join(missing)}; expected a "
-                             f"header with {', '.join(LABEL_COLUMNS)} (found: "
-                             f"{', '.join(header) or 'nothing'})")
-        reader.fieldnames = header
-        for rec in reader:
-            lineno = reader.line_num
-            if not any((v or "").strip() for k, v in rec.items() if k is not None):
-                continue
-            rows.append({"line": lineno, **{c: rec.get(c) for c in LABEL_COLUMNS},
-                         "_missing": []})
-    else:
-        raise TopicError(f"{path}: expected a .csv, .tsv or .jsonl topic label file")
+    rows = label_files.raw_rows(path, raw, LABEL_COLUMNS, WHAT, TopicError, errors)
     clean: list[dict] = []
     for row in rows:
         where = f"{path}:{row['line']}"
@@ -269,11 +229,7 @@ def read_topic_labels(path: Path, known_conv_ids: set[str] | None = None) -> pd.
                               "conversations table)")
                 continue
             clean.append({"line": row["line"], **vals})
-    if errors:
-        shown = "\n  ".join(errors[:20])
-        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
-        raise TopicError(f"{len(errors)} bad line(s) in topic label file {path}:\n  "
-                         f"{shown}{more}")
+    label_files.raise_bad_lines(errors, path, WHAT, TopicError)
     if not clean:
         raise TopicError(f"{path}: no labels found; expected rows with "
                          f"{', '.join(LABEL_COLUMNS)}")
