@@ -346,13 +346,22 @@ DOMAIN_LABELS = Entry("domain-label-shares", "Thought types by domain", _domain_
 
 # --------------------------------------------------------------------------- shifts
 
+#: Points per panel of the preview a new tab draws first (SVG: no WebGL context to create,
+#: which costs a GPU-less browser about a second); the full page replaces it.
+PREVIEW_PANEL_POINTS = 600
+
+
 def _shift_panels(source: Source, filters: Filters, max_points: int = qs.MAX_PANEL_POINTS,
-                  hover_texts: bool = True, height: int = 440) -> Drawn:
+                  hover_texts: bool = True, height: int = 440, preview: bool = False) -> Drawn:
+    """The three centred-gap panels; ``preview``: at most `PREVIEW_PANEL_POINTS` points a
+    panel, drawn as SVG without hover texts (the same rings, which use every pair)."""
+    if preview:
+        max_points, hover_texts = min(int(max_points), PREVIEW_PANEL_POINTS), False
     panels = source.query(qs.shift_panels, filters, int(max_points),
                           qs.SNIPPET_MAX_PAIRS if hover_texts else 0)
     fig = fs.shift_panels(panels["points"], panels["rings"], n=panels["n"],
                           shown=panels["shown"], texts=panels["texts"],
-                          label_names=_display(source), height=height)
+                          label_names=_display(source), height=height, gl=not preview)
     rings = panels["rings"].with_columns(pair=pl.col("pair_type").replace_strict(PAIR_TITLES))
     return Drawn(fig, _n(sum(panels["n"].values()), "pairs"), rings)
 
@@ -363,19 +372,27 @@ def map_hits(source: Source, hits: tuple[tuple[str, tuple[str, ...]], ...]
     return [(name, source.query(qs.map_positions, tuple(ids))) for name, ids in hits]
 
 
+#: Points of the global map's preview (SVG, stratified by colour) that a new tab draws first.
+PREVIEW_MAP_POINTS = 2000
+
+
 def _global_map(source: Source, filters: Filters, color_by: str = "kind",
                 arrows_for: str = "",
-                hits: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> Drawn:
+                hits: tuple[tuple[str, tuple[str, ...]], ...] = (),
+                preview: bool = False) -> Drawn:
     """The map; ``hits``: ``(name, item ids)`` of each search whose hits are highlighted
-    (named in the title; the data gains a ``hit`` column naming the search)."""
+    (named in the title; the data gains a ``hit`` column naming the search). ``preview``:
+    at most `PREVIEW_MAP_POINTS` points (every colour kept), drawn as SVG."""
     data = source.query(qs.map_points, filters, color_by)
     arrows = source.query(qs.conversation_arrows, arrows_for) if arrows_for else None
     found = map_hits(source, hits)
-    fig = fs.global_map(data["points"], color_by, names=item_names(_display(source)),
+    points = (qs.stratified_sample(data["points"], "color", PREVIEW_MAP_POINTS) if preview
+              else data["points"])
+    fig = fs.global_map(points, color_by, names=item_names(_display(source)),
                         total=data["total"], arrows=arrows, arrows_title=arrows_for,
-                        hits=found)
+                        hits=found, gl=not preview)
     cols = ("item_id", "kind", "label", "conv_id", "turn", "x", "y")
-    table = data["points"].select(*cols, "color")
+    table = points.select(*cols, "color")
     if found:
         marks = pl.concat([f.select("item_id", pl.lit(name).alias("hit"))
                            for name, f in found]).unique("item_id", keep="first")

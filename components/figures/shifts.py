@@ -121,7 +121,7 @@ def shift_panels(points: pl.DataFrame, rings: pl.DataFrame, *,
                  n: Mapping[str, int] | None = None, shown: Mapping[str, int] | None = None,
                  texts: Mapping[str, bool] | None = None,
                  label_names: Mapping[str, str] | None = None,
-                 height: int = 440) -> go.Figure:
+                 height: int = 440, gl: bool = True) -> go.Figure:
     """The paper's centred-gap view: one panel per pair type, each pair's displacement on
     the shared 2-D map (destination minus source) drawn from the origin (the star), with
     rings at the 25/50/75th percentile distance labelled, on shared square axes.
@@ -163,7 +163,8 @@ def shift_panels(points: pl.DataFrame, rings: pl.DataFrame, *,
             # distance]; the page maps a clicked row back to its pair
             custom = np.column_stack([rows, _floats(sub["src_turn"]), _floats(sub["dst_turn"]),
                                       dist]).astype(np.float32)
-            trace = dict(type="scattergl", x=_floats(sub["dx"]).astype(np.float32),
+            trace = dict(type="scattergl" if gl else "scatter",
+                         x=_floats(sub["dx"]).astype(np.float32),
                          y=_floats(sub["dy"]).astype(np.float32), xaxis=xref, yaxis=yref,
                          mode="markers", name=PAIR_TITLES[ptype], showlegend=False,
                          customdata=custom)
@@ -289,7 +290,7 @@ def global_map(points: pl.DataFrame, color_by: str = "kind", *,
                names: Mapping[str, str] | None = None, total: int | None = None,
                arrows: pl.DataFrame | None = None, arrows_title: str = "",
                hits: Sequence[tuple[str, pl.DataFrame]] = (),
-               height: int = 720) -> go.Figure:
+               height: int = 720, gl: bool = True) -> go.Figure:
     """All user messages and thoughts on the shared 2-D map, one Scattergl trace per
     colour category (largest drawn first), small translucent markers.
 
@@ -311,6 +312,7 @@ def global_map(points: pl.DataFrame, color_by: str = "kind", *,
     colors = category_colors(color_by, [c for c, _ in order])
     many = points.height > 10000
     codes = np.asarray(cats, dtype=object)
+    kind = "scattergl" if gl else "scatter"  # SVG for a new tab's quick preview
     # float32 and numeric customdata (row in ``points``, turn): sent as binary arrays;
     # the page maps selected rows back to item ids (`queries.shifts.picked_items`)
     xs = _floats(points["x"]).astype(np.float32)
@@ -322,7 +324,7 @@ def global_map(points: pl.DataFrame, color_by: str = "kind", *,
         rows = np.flatnonzero(codes == cat)
         label = esc(names.get(cat, cat))
         data.append(dict(
-            type="scattergl", x=xs[rows], y=ys[rows], mode="markers",
+            type=kind, x=xs[rows], y=ys[rows], mode="markers",
             name=f"{label} ({int(count):,})",
             marker=dict(size=3 if many else 5, color=colors[cat],
                         opacity=(0.15 if dim else 0.45) if many else (0.25 if dim else 0.6),
@@ -338,7 +340,7 @@ def global_map(points: pl.DataFrame, color_by: str = "kind", *,
         rows = -1 - (offset + np.arange(frame.height))
         offset += frame.height
         data.append(dict(
-            type="scattergl", x=_floats(frame["x"]).astype(np.float32),
+            type=kind, x=_floats(frame["x"]).astype(np.float32),
             y=_floats(frame["y"]).astype(np.float32), mode="markers",
             name=f"{esc(name)} ({frame.height:,})",
             marker=dict(size=9, symbol=symbol, color=HIT_COLOR, opacity=0.95,

@@ -79,3 +79,67 @@ def test_pages_that_end_early_still_have_the_link_box(db, monkeypatch, page, par
     assert [p.proto.popover.label for p in at.sidebar.get("popover")] == [
         "Copy link to this view",
         "Cite this dataset"]
+
+
+def test_semantic_shifts_previews_its_panels_in_svg_then_draws_them_in_webgl(
+        analysed_db, monkeypatch, browser):
+    """The shifts page's first chart in a new tab is an SVG preview (no WebGL context to
+    create first) of at most PREVIEW_PANEL_POINTS points a panel; the rest of the page
+    replaces it with the full WebGL panels: every pair of the sample (it has fewer than
+    MAX_PANEL_POINTS a panel)."""
+    import duckdb
+
+    from components.figures import catalogue
+    from components.filters import Filters
+    from components.queries import shifts as sv
+
+    with duckdb.connect(str(analysed_db), read_only=True) as con:
+        n = sv.shift_panels(con, Filters(), sv.MAX_PANEL_POINTS, 0)["n"]
+    at = open_app(analysed_db, monkeypatch, "shifts")
+    (spec,) = chart_specs(at)
+    preview = [t for t in spec["data"] if t.get("mode") == "markers"]
+    assert len(preview) == 3 and {t["type"] for t in preview} == {"scatter"}
+    assert [_n_points(t) for t in preview] == [
+        min(k, catalogue.PREVIEW_PANEL_POINTS) for k in n.values() if k]
+    rest_button(at)[0].click().run()
+    full = [t for t in chart_specs(at)[0]["data"] if t.get("mode") == "markers"]
+    assert len(full) == 3 and {t["type"] for t in full} == {"scattergl"}
+    assert [_n_points(t) for t in full] == [k for k in n.values() if k]
+
+
+def _n_points(trace: dict) -> int:
+    """Points of a trace whose x is a list or plotly's typed array ({dtype, bdata})."""
+    import base64
+
+    import numpy as np
+    x = trace["x"]
+    if isinstance(x, dict):
+        return len(base64.b64decode(x["bdata"])) // np.dtype(x["dtype"]).itemsize
+    return len(x)
+
+
+def test_the_global_map_tab_previews_a_stratified_svg_sample_first(analysed_db, monkeypatch,
+                                                                    browser):
+    """A link to the map tab: the first chart is an SVG map of a stratified sample (every
+    colour kept, said in the figure) when the subset has more points than the preview; the
+    rest of the page draws every point in WebGL."""
+    import duckdb
+
+    from components.figures import catalogue
+    from components.filters import Filters
+    from components.queries import shifts as sv
+
+    monkeypatch.setattr(catalogue, "PREVIEW_MAP_POINTS", 50)
+    with duckdb.connect(str(analysed_db), read_only=True) as con:
+        total = sv.map_points(con, Filters(), "kind")["total"]
+    at = open_app(analysed_db, monkeypatch, "shifts", view="Global map")
+    (spec,) = chart_specs(at)
+    points = [t for t in spec["data"] if t.get("mode") == "markers"]
+    assert {t["type"] for t in points} == {"scatter"}
+    assert sum(map(_n_points, points)) == 50
+    assert len(points) == len(sv.MAP_KINDS)  # every kind keeps points in the sample
+    assert any(f"stratified sample of 50 of {total:,} points" in a["text"]
+               for a in spec["layout"]["annotations"])
+    rest_button(at)[0].click().run()
+    full = [t for t in chart_specs(at)[0]["data"] if t.get("mode") == "markers"]
+    assert {t["type"] for t in full} == {"scattergl"} and sum(map(_n_points, full)) == total
