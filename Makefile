@@ -12,6 +12,8 @@ PORT   ?= 8501
 # `make app` listens on this machine only; HOST=0.0.0.0 opens it to the network (a lab: make serve)
 HOST   ?= 127.0.0.1
 WORKERS ?= 2
+# make serve listens on PORT when given, else on 8080 (so it does not take make app's 8501)
+SERVE_PORT = $(if $(filter file,$(origin PORT)),8080,$(PORT))
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 
 .PHONY: setup app db serve test browser-deps proxy-deps clean
@@ -48,7 +50,7 @@ app: $(STAMP)
 
 # N app processes behind HAProxy on PORT (see deploy/README.md)
 serve: $(STAMP) $(DB) proxy-deps
-	$(PY) deploy/serve.py --workers $(WORKERS) --port $(PORT) --db $(DB)
+	$(PY) deploy/serve.py --workers $(WORKERS) --port $(SERVE_PORT) --db $(DB)
 
 proxy-deps:
 	@test -x /usr/sbin/haproxy || command -v haproxy >/dev/null || { \
@@ -65,6 +67,17 @@ browser-deps:
 test: $(STAMP) browser-deps proxy-deps
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
+
+# Mutation testing (tests/README.md): mutmut mutates the filter, ingest, label and
+# share/interval code and reruns, per mutant, the selected tests that call the mutated
+# function ([tool.mutmut] in pyproject.toml). Not part of `make test` or CI: it takes
+# about an hour and a half on 2 cores for the whole set; MUTANTS='precompute.labels.*' (globs
+# of mutant names) runs a part, JOBS=2 two at a time. Results: .venv/bin/mutmut results.
+MUTANTS ?= components.filters.* components.stats.* precompute.ingest.* precompute.labels.* \
+	components.queries.thoughts.x_with_shares* components.queries.thoughts.x_compute_stage_shares*
+.PHONY: mutants
+mutants: $(STAMP)
+	$(VENV)/bin/mutmut run --max-children $(or $(JOBS),1) $(foreach m,$(MUTANTS),'$(m)')
 
 clean:
 	rm -rf $(VENV) .pytest_cache

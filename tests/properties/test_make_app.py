@@ -142,6 +142,17 @@ def test_listening_on_every_interface_is_an_explicit_choice():
     assert "--server.address 0.0.0.0 " in command("HOST=0.0.0.0")
 
 
+def test_make_serve_does_not_take_make_apps_port():
+    def serve_line(*variables: str) -> str:
+        out = subprocess.run(["make", "-n", "--no-print-directory", "serve", "STAMP=/dev/null",
+                              "DB=pytest-missing.duckdb", *variables], cwd=REPO,
+                             capture_output=True, text=True, check=True,
+                             env={k: v for k, v in os.environ.items() if k != "PORT"}).stdout
+        return next(line for line in out.splitlines() if "deploy/serve.py" in line)
+    assert "--port 8080 " in serve_line()
+    assert "--port 9000 " in serve_line("PORT=9000")
+
+
 def test_make_app_leaves_a_complete_db_as_it_is(tmp_path):
     db = build_analysed_db(_corpus(tmp_path / "tiny.jsonl"), tmp_path / "done.duckdb")
     before = hashlib.sha256(db.read_bytes()).hexdigest()
