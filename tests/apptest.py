@@ -99,3 +99,16 @@ def model_and_wrong_provider(db: Path) -> tuple[str, str]:
         c.close()
     assert other, "the test corpus must have two providers"
     return model, other[0][0]
+
+
+def spec_strings(node: Any, path: str = ""):
+    """Every string in a plotly spec (or any JSON-like value) with its dotted path: what a
+    browser could render as text (titles, ticks, hover, annotations, labels, customdata)."""
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield from spec_strings(v, f"{path}.{k}")
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            yield from spec_strings(v, path)

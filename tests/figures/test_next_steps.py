@@ -18,22 +18,12 @@ from components.figures import next_steps as f
 from components.filters import Filters
 from components.queries import next_steps as q
 from components.vocabulary import END_OF_CONVERSATION, NO_REASON
+from tests.apptest import spec_strings
 
 HOSTILE = "<b>Bold</b> %{x}"
 DISPLAY = {"content_relevance": "Content Relevance", "scope_fit": "Scope Fit",
            "task_continuation": "Task Continuation", "explicit_affirmation": "Explicit <i>A",
            NO_REASON: NO_REASON, END_OF_CONVERSATION: END_OF_CONVERSATION}
-
-
-def _strings(node, path=""):
-    if isinstance(node, str):
-        yield path, node
-    elif isinstance(node, dict):
-        for k, v in node.items():
-            yield from _strings(v, f"{path}.{k}")
-    elif isinstance(node, (list, tuple)):
-        for v in node:
-            yield from _strings(v, path)
 
 
 def _valid(fig: go.Figure) -> dict:
@@ -45,7 +35,7 @@ def _valid(fig: go.Figure) -> dict:
 def _no_raw_text(spec: dict, raw: str = "<b>Bold</b>", word: str = "Bold") -> None:
     """``raw`` (dataset text with tags) appears nowhere unescaped, and no hover template
     holds dataset text at all (``word``, escaped or not): it comes through customdata."""
-    strings = list(_strings(spec))
+    strings = list(spec_strings(spec))
     assert [p for p, s in strings if raw in s] == []
     assert [p for p, s in strings if p.endswith("hovertemplate") and word in s] == []
 
@@ -286,7 +276,7 @@ def test_entries_escape_hostile_model_domain_and_label_names(analysed_db, tmp_pa
     text = str(specs)
     assert "&lt;b&gt;Bold&lt;/b&gt;" in text and "&lt;s&gt;Scope&lt;/s&gt;" in text
     for spec in specs:
-        strings = list(_strings(spec))
+        strings = list(spec_strings(spec))
         assert [p for p, s in strings for raw in ("<b>Bold", "<i>Dom", "<s>Scope")
                 if raw in s] == []
         assert [p for p, s in strings if p.endswith("hovertemplate")

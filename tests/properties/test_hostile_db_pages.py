@@ -40,7 +40,7 @@ import pytest
 from components.queries import shifts as sv
 from precompute import pipeline
 from precompute.config import Settings
-from tests.apptest import chart_specs, html_elements, open_app
+from tests.apptest import chart_specs, html_elements, open_app, spec_strings
 from tests.conftest import HashingEmbedder
 from tests.corpus import build_analysed_db, conversation, write_jsonl
 
@@ -121,17 +121,6 @@ def hostile_db(tmp_path_factory) -> Path:
 # ------------------------------------------------------------------ the scan
 
 
-def _strings(node, path=""):
-    if isinstance(node, str):
-        yield path, node
-    elif isinstance(node, dict):
-        for k, v in node.items():
-            yield from _strings(v, f"{path}.{k}")
-    elif isinstance(node, (list, tuple)):
-        for v in node:
-            yield from _strings(v, path)
-
-
 def _unsafe_markup(text: str) -> list[str]:
     return [r for r in RAW if r in text] + (["javascript: link"] if JS_LINK.search(text) else [])
 
@@ -147,7 +136,7 @@ def scan(at) -> list[tuple[str, str]]:
     """(where, what) for every piece of dataset text the page would hand over as markup."""
     bad: list[tuple[str, str]] = []
     for i, spec in enumerate(chart_specs(at)):
-        for path, s in _strings(spec):
+        for path, s in spec_strings(spec):
             if path.endswith((".ids", ".parents")):
                 continue
             bad += [(f"chart {i}{path}", f"{r}: {s[:80]}") for r in _unsafe_markup(s)]

@@ -15,6 +15,7 @@ import pytest
 from components.db import connect
 from components.figures import catalogue
 from components.filters import Filters
+from tests.apptest import spec_strings
 
 MODEL = "<b>Bold</b> %{xx_model}"
 DOMAIN = "<i>Dom</i> %{yy_domain}"
@@ -49,17 +50,6 @@ def hostile_db(analysed_db, tmp_path_factory) -> Path:
     return db
 
 
-def _strings(node, path=""):
-    if isinstance(node, str):
-        yield path, node
-    elif isinstance(node, dict):
-        for k, v in node.items():
-            yield from _strings(v, f"{path}.{k}")
-    elif isinstance(node, (list, tuple)):
-        for v in node:
-            yield from _strings(v, path)
-
-
 OPTIONS = [
     ("LABEL_COUNTS", {"kind": "reason"}), ("LABEL_SHARES", {"kind": "reason"}),
     ("STAGE_DYNAMICS", {"kind": "reason", "split": "model", "top_n": 12}),
@@ -83,7 +73,7 @@ def test_no_dataset_text_reaches_a_figure_unescaped(hostile_db, name, options):
         drawn = getattr(catalogue, name)(catalogue.DirectSource(con), Filters(), **options)
     finally:
         con.close()
-    strings = [(p, s) for p, s in _strings(drawn.figure.to_dict()) if not p.endswith(HIDDEN)]
+    strings = [(p, s) for p, s in spec_strings(drawn.figure.to_dict()) if not p.endswith(HIDDEN)]
     raw = [(p, s[:80]) for p, s in strings for r in RAW if r in s]
     assert raw == []
     templated = [(p, s[:80]) for p, s in strings
@@ -132,7 +122,7 @@ def test_a_against_b_names_hostile_subsets_escaped(hostile_db, name, options):
                                          comparison=b, **options)
     finally:
         con.close()
-    strings = [(p, s) for p, s in _strings(drawn.figure.to_dict()) if not p.endswith(HIDDEN)]
+    strings = [(p, s) for p, s in spec_strings(drawn.figure.to_dict()) if not p.endswith(HIDDEN)]
     assert any("&lt;b&gt;Bold&lt;/b&gt;" in s for _, s in strings)  # A's name is shown
     assert [(p, s[:80]) for p, s in strings for r in RAW if r in s] == []
     assert [(p, s[:80]) for p, s in strings
@@ -149,7 +139,7 @@ def test_search_hits_on_the_map_are_named_escaped(hostile_db):
                                      hits=((f"keyword “{MODEL}”", ids),))
     finally:
         con.close()
-    strings = [(p, s) for p, s in _strings(drawn.figure.to_dict()) if not p.endswith(HIDDEN)]
+    strings = [(p, s) for p, s in spec_strings(drawn.figure.to_dict()) if not p.endswith(HIDDEN)]
     assert any("&lt;b&gt;Bold&lt;/b&gt;" in s for _, s in strings)
     assert [(p, s[:80]) for p, s in strings for r in RAW if r in s] == []
     assert [(p, s[:80]) for p, s in strings

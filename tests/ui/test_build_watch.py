@@ -213,7 +213,7 @@ def test_a_page_waiting_with_no_build_running_says_what_to_run(tmp_path, monkeyp
     at = open_app(db, monkeypatch, "topics")
     assert any("without the topics stage" in i.value for i in at.info)
     [code] = [c.value for c in at.main.code]
-    assert code == f"python -m precompute build --source {sample_or_demo()} --db {db}"
+    assert code == f"python -m precompute build --source {sample_or_demo().resolve()} --db {db}"
     assert timers.interval == notices.POLL_IDLE_S
     # a build started from a terminal is noticed: the page says "being built"
     status = _running(db)
@@ -237,7 +237,7 @@ def test_an_unfinished_file_says_how_to_finish_it(tmp_path, monkeypatch, timers,
     assert "published early by a build that stopped" in warning
     assert "it failed: `embed ran out of memory`" in warning
     assert [c.value for c in at.main.code] == [
-        f"python -m precompute build --source {sample_or_demo()} --db {db}"]
+        f"python -m precompute build --source {sample_or_demo().resolve()} --db {db}"]
 
 
 def test_progress_line():
