@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -56,18 +57,32 @@ def bootstrap_shares(cluster: np.ndarray, stage: np.ndarray, label: np.ndarray,
     bshare = np.empty((n_boot, n_stages, n_labels), dtype=np.float64)
     for start in range(0, n_boot, _CHUNK):
         k = min(_CHUNK, n_boot - start)
-        draws = rng.integers(0, n_cl, size=(k, n_cl))
-        weights = np.bincount((draws + np.arange(k)[:, None] * n_cl).ravel(),
-                              minlength=k * n_cl).reshape(k, n_cl).astype(np.float64)
+        weights = times_drawn(rng.integers(0, n_cl, size=(k, n_cl)), n_cl).astype(np.float64)
         bshare[start:start + k] = _ratio((weights @ per_cl).reshape(k, n_stages, n_labels))
     # Percentiles ignoring resamples in which a stage happened to be empty.
-    bshare = np.sort(bshare, axis=0)  # NaN sort last
-    valid = np.sum(~np.isnan(bshare), axis=0)
-    lo = sorted_percentile(bshare, valid, 2.5)
-    hi = sorted_percentile(bshare, valid, 97.5)
-    lo = np.where(np.isnan(share), np.nan, np.minimum(lo, share))
-    hi = np.where(np.isnan(share), np.nan, np.maximum(hi, share))
+    lo, hi = _band(np.sort(bshare, axis=0), share, np.minimum, np.maximum)
     return counts, share, lo, hi
+
+
+def times_drawn(draws: np.ndarray, n: int) -> np.ndarray:
+    """For each row of ``draws`` (k resamples of indices in 0..n-1), how many times each
+    index was drawn: a (k, n) matrix of bootstrap weights."""
+    k = draws.shape[0]
+    return np.bincount((draws + np.arange(k)[:, None] * n).ravel(),
+                       minlength=k * n).reshape(k, n)
+
+
+def _band(boot: np.ndarray, est: np.ndarray, lower: Any = np.fmin,
+          upper: Any = np.fmax) -> tuple[np.ndarray, np.ndarray]:
+    """The 95% percentile interval of resamples ``boot`` (sorted along axis 0, NaN last,
+    NaN resamples left out), widened to hold the estimate ``est`` (``lower``/``upper``:
+    np.fmin/np.fmax, or np.minimum/np.maximum to keep a NaN bound); NaN where ``est``
+    is."""
+    valid = np.sum(~np.isnan(boot), axis=0)
+    lo = sorted_percentile(boot, valid, 2.5)
+    hi = sorted_percentile(boot, valid, 97.5)
+    return (np.where(np.isnan(est), np.nan, lower(lo, est)),
+            np.where(np.isnan(est), np.nan, upper(hi, est)))
 
 
 def _ratio(counts: np.ndarray) -> np.ndarray:
@@ -237,19 +252,12 @@ def bootstrap_medians(cluster: np.ndarray, group: np.ndarray, values: np.ndarray
     boot = np.full((n_boot, n_groups), np.nan, dtype=np.float64)
     for start in range(0, n_boot, _CHUNK):
         k = min(_CHUNK, n_boot - start)
-        draws = rng.integers(0, n_cl, size=(k, n_cl))
-        weights = np.bincount((draws + np.arange(k)[:, None] * n_cl).ravel(),
-                              minlength=k * n_cl).reshape(k, n_cl)
+        weights = times_drawn(rng.integers(0, n_cl, size=(k, n_cl)), n_cl)
         for g, (cl, vals) in enumerate(members):
             if len(vals):
                 boot[start:start + k, g] = _expanded_median(vals, np.cumsum(weights[:, cl],
                                                                             axis=1))
-    boot = np.sort(boot, axis=0)  # NaN sort last
-    valid = np.sum(~np.isnan(boot), axis=0)
-    lo = sorted_percentile(boot, valid, 2.5)
-    hi = sorted_percentile(boot, valid, 97.5)
-    lo = np.where(np.isnan(median), np.nan, np.fmin(lo, median))
-    hi = np.where(np.isnan(median), np.nan, np.fmax(hi, median))
+    lo, hi = _band(np.sort(boot, axis=0), median)  # NaN sort last
     return median, lo, hi
 
 
@@ -306,22 +314,17 @@ def compare_subsets(cluster: np.ndarray, label: np.ndarray, side: np.ndarray,
         boot = np.empty((3, n_boot, n_labels), dtype=np.float64)
         for start in range(0, n_boot, _CHUNK):
             k = min(_CHUNK, n_boot - start)
-            draws = rng.integers(0, n_units, size=(k, n_units))
-            w = np.bincount((draws + np.arange(k)[:, None] * n_units).ravel(),
-                            minlength=k * n_units).reshape(k, n_units).astype(np.float64)
+            w = times_drawn(rng.integers(0, n_units, size=(k, n_units)),
+                            n_units).astype(np.float64)
             sa, sb = _ratio(w @ per_a), _ratio(w @ per_b)
             boot[0, start:start + k], boot[1, start:start + k] = sa, sb
             boot[2, start:start + k] = sa - sb
         boot = np.sort(boot, axis=1)
         for i, (name, est) in enumerate((("a", share_a), ("b", share_b), ("diff", None))):
             est = out["diff"] if name == "diff" else est
-            valid = np.sum(~np.isnan(boot[i]), axis=0)
-            lo = sorted_percentile(boot[i], valid, 2.5)
-            hi = sorted_percentile(boot[i], valid, 97.5)
             key_lo, key_hi = ("diff_lo", "diff_hi") if name == "diff" else (f"lo_{name}",
                                                                             f"hi_{name}")
-            out[key_lo] = np.where(np.isnan(est), np.nan, np.fmin(lo, est))
-            out[key_hi] = np.where(np.isnan(est), np.nan, np.fmax(hi, est))
+            out[key_lo], out[key_hi] = _band(boot[i], est)
     else:
         for key, est in (("a", share_a), ("b", share_b)):
             out[f"lo_{key}"], out[f"hi_{key}"] = est.copy(), est.copy()
@@ -402,8 +405,7 @@ def compare_medians(cluster: np.ndarray, side: np.ndarray, values: np.ndarray,
         for start in range(0, n_boot, chunk):
             k = min(chunk, n_boot - start)
             draws = units[rng.integers(0, len(units), size=(k, len(units)))]
-            w = np.bincount((draws + np.arange(k)[:, None] * n_cl).ravel(),
-                            minlength=k * n_cl).reshape(k, n_cl)[:, cluster]
+            w = times_drawn(draws, n_cl)[:, cluster]
             ba, bb = medians(w * is_a, w * is_b)
             boot[0, start:start + k], boot[1, start:start + k] = ba, bb
             boot[2, start:start + k] = ba - bb
