@@ -23,6 +23,7 @@ from tests.corpus import (  # noqa: F401
     SAMPLE,
     HashingEmbedder,
     build_analysed_db,
+    ingest_db,
     write_jsonl,
 )
 
@@ -97,6 +98,18 @@ def analysed_db(sample_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     yield db
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before, \
         f"a test wrote to the shared analysed DB {db}: copy it first (analysed_db_copy)"
+
+
+@pytest.fixture(scope="session")
+def sample_ingest_db(sample_path: Path, tmp_path_factory: pytest.TempPathFactory
+                     ) -> Iterator[Path]:
+    """The shared sample, the ingest stage only (20 conversations, 17 users), built once
+    per session. Read only, its hash checked at the end, as `analysed_db`."""
+    db = ingest_db(sample_path, tmp_path_factory.mktemp("sample_ingest") / "sample.duckdb")
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    yield db
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before, \
+        f"a test wrote to the shared ingested sample {db}: copy it first"
 
 
 @pytest.fixture

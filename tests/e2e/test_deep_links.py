@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, urlparse
 import duckdb
 import pytest
 
-from tests.corpus import ingest_db
 from tests.e2e.conftest import CHROMIUM
 from tests.servers import serve
 
@@ -24,12 +23,9 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def server(sample_path, tmp_path_factory):
+def server(sample_ingest_db, tmp_path_factory):
     """The app serving the shared sample (ingest stage only)."""
-    d = tmp_path_factory.mktemp("deep_links")
-    db = d / "sample.duckdb"
-    ingest_db(sample_path, db)
-    with serve(db, d) as info:
+    with serve(sample_ingest_db, tmp_path_factory.mktemp("deep_links")) as info:
         yield info
 
 

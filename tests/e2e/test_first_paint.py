@@ -10,7 +10,6 @@ from urllib.parse import quote_plus, urlparse
 
 import pytest
 
-from tests.corpus import ingest_db
 from tests.e2e.conftest import CHROMIUM
 from tests.servers import serve
 
@@ -23,11 +22,8 @@ FILTERS = "[data-testid='stSidebar'] h2:has-text('Filters')"
 
 
 @pytest.fixture(scope="module")
-def server(sample_path, tmp_path_factory):
-    d = tmp_path_factory.mktemp("first_paint_e2e")
-    db = d / "sample.duckdb"
-    ingest_db(sample_path, db)
-    with serve(db, d) as info:
+def server(sample_ingest_db, tmp_path_factory):
+    with serve(sample_ingest_db, tmp_path_factory.mktemp("first_paint_e2e")) as info:
         yield info
 
 

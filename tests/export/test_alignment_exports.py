@@ -132,10 +132,8 @@ def sim_db(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sample_ingested(sample_path, tmp_path_factory) -> Path:
-    db = tmp_path_factory.mktemp("align_sample") / "sample.duckdb"
-    ingest_db(sample_path, db)
-    return db
+def sample_ingested(sample_ingest_db) -> Path:
+    return sample_ingest_db
 
 
 def run(db: Path, fn, *args):

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.corpus import ingest_db
-
 
 @pytest.fixture(scope="session")
 def built_db(analysed_db: Path) -> Path:
@@ -17,7 +15,7 @@ def built_db(analysed_db: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ingest_only_db(sample_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ingest_only_db(sample_ingest_db: Path) -> Path:
     """The shared sample, the ingest stage only: Topics, Turn by turn and Semantic shifts
     have nothing to show."""
-    return ingest_db(sample_path, tmp_path_factory.mktemp("pages_ingest") / "ingest.duckdb")
+    return sample_ingest_db

@@ -34,11 +34,9 @@ def plain_db(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sample_ingested(sample_path, tmp_path_factory) -> Path:
+def sample_ingested(sample_ingest_db) -> Path:
     """The shared sample, ingest stage only."""
-    db = tmp_path_factory.mktemp("page_sample") / "sample.duckdb"
-    ingest_db(sample_path, db)
-    return db
+    return sample_ingest_db
 
 
 @pytest.fixture(autouse=True)

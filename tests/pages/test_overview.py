@@ -19,12 +19,9 @@ def _metrics(at) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def ingested_sample(sample_path, tmp_path_factory):
+def ingested_sample(sample_ingest_db):
     """The shared sample, ingest only (17 users, 20 conversations, 10 models)."""
-
-    db = tmp_path_factory.mktemp("ov") / "sample.duckdb"
-    ingest_db(sample_path, db)
-    return db
+    return sample_ingest_db
 
 
 def test_overview_on_sample(ingested_sample, monkeypatch):

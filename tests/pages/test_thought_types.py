@@ -8,16 +8,12 @@ from __future__ import annotations
 import pytest
 
 from tests.apptest import assert_clean, chart_titles, open_app
-from tests.corpus import ingest_db
 
 
 @pytest.fixture(scope="module")
-def sample_ingest(sample_path, tmp_path_factory):
+def sample_ingest(sample_ingest_db):
     """The shared sample, ingest only (20 conversations, 10 models)."""
-
-    db = tmp_path_factory.mktemp("thought-types") / "s.duckdb"
-    ingest_db(sample_path, db)
-    return db
+    return sample_ingest_db
 
 
 def test_thoughts_page_renders(sample_ingest, monkeypatch):

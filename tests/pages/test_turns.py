@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from tests.apptest import chart_specs, chart_titles, open_app, texts
-from tests.corpus import ingest_db
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +44,8 @@ def test_turns_page_follows_the_filters_and_says_when_empty(built_db, monkeypatc
     assert any("No conversations match" in i.value for i in empty.info)
 
 
-def test_turns_page_without_the_stage_says_what_to_run(sample_path, tmp_path, monkeypatch):
-
-    db = tmp_path / "ingest.duckdb"
-    ingest_db(sample_path, db)
-    at = open_app(db, monkeypatch, "turns")
+def test_turns_page_without_the_stage_says_what_to_run(sample_ingest_db, monkeypatch):
+    at = open_app(sample_ingest_db, monkeypatch, "turns")
     assert "relationships stage" in texts(at)
     assert not at.get("plotly_chart")
 

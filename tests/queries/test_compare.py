@@ -131,12 +131,10 @@ def test_the_others_include_conversations_with_a_null_facet(tmp_path):
 
 
 @pytest.mark.skipif(not SAMPLE.exists(), reason="shared sample not present")
-def test_on_the_sample_the_sides_partition_the_thoughts(tmp_path):
+def test_on_the_sample_the_sides_partition_the_thoughts(sample_ingest_db):
     """On the real sample, A = the most frequent model and B = the rest: the two sides'
     reasons add up to every reason, and the users to every user."""
-    db = tmp_path / "s.duckdb"
-    ingest_db(SAMPLE, db)
-    c = duckdb.connect(str(db), read_only=True)
+    c = duckdb.connect(str(sample_ingest_db), read_only=True)
     model = c.execute("SELECT model_name FROM conversations GROUP BY 1 "
                       "ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()[0][0]
     res = qc.compare(c, Filters(models=(model,)), Comparison(), "reason")

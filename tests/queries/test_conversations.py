@@ -19,7 +19,7 @@ from components.queries import conversations as browse
 from components.queries import core
 from precompute import pipeline
 from precompute.config import Settings
-from tests.corpus import conversation, ingest_db, write_jsonl
+from tests.corpus import conversation, write_jsonl
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(1)>"
 
@@ -242,11 +242,8 @@ def test_sequence_matches_marks_both_sides_and_the_first_turn():
 
 
 @pytest.fixture(scope="module")
-def sample_con(sample_path, tmp_path_factory):
-
-    db = tmp_path_factory.mktemp("seq_sample") / "sample.duckdb"
-    ingest_db(sample_path, db)
-    c = duckdb.connect(str(db), read_only=True)
+def sample_con(sample_ingest_db):
+    c = duckdb.connect(str(sample_ingest_db), read_only=True)
     yield c
     c.close()
 

@@ -233,10 +233,8 @@ def test_profile_of_a_user_without_a_kind_and_of_an_unknown_user():
 # --------------------------------------------------------------------------- shared sample
 
 @pytest.fixture(scope="module")
-def sample_con(sample_path, tmp_path_factory):
-    db = tmp_path_factory.mktemp("participant_sample") / "s.duckdb"
-    ingest_db(sample_path, db)
-    c = duckdb.connect(str(db), read_only=True)
+def sample_con(sample_ingest_db):
+    c = duckdb.connect(str(sample_ingest_db), read_only=True)
     yield c
     c.close()
 

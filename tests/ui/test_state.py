@@ -130,11 +130,9 @@ def test_the_key_is_exact():
 
 
 @pytest.fixture(scope="module")
-def sample_ingest(sample_path, tmp_path_factory) -> Path:
-    """The shared sample, ingest only (20 conversations), built once for this module."""
-    from tests.corpus import ingest_db
-
-    return ingest_db(sample_path, tmp_path_factory.mktemp("state") / "sample.duckdb")
+def sample_ingest(sample_ingest_db) -> Path:
+    """The shared sample, ingest only (20 conversations)."""
+    return sample_ingest_db
 
 
 @pytest.fixture(scope="module")
