@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from precompute.labels import DISSATISFACTION_CODES, REACTIONS, REASONS
 
@@ -357,3 +358,20 @@ def comparison_from_query_params(params: Mapping[str, str | Sequence[str]],
     b, more = from_query_params({k: v for k, v in b_params.items() if k in allowed}, options)
     notices += [n.replace("ignored ", "ignored for B: ", 1) for n in more]
     return Comparison(b), notices
+
+
+def domain_subtopics(domains: Sequence[str], opts: Mapping[str, Any]) -> list[str]:
+    """The subtopics offered for ``domains`` (the primary subtopics of each, in order;
+    ``opts`` from `queries.core.facet_options`)."""
+    return [s for d in domains for s in opts["subtopics_by_domain"].get(d, [])]
+
+
+def stray_subtopics(domains: Sequence[str], subtopics: Sequence[str],
+                    opts: Mapping[str, Any]) -> list[str]:
+    """The chosen ``subtopics`` that are no subtopic of the chosen ``domains`` (none when
+    either is empty; ``(missing)`` always fits): subtopics follow the domains, for A in
+    the sidebar and for subset B."""
+    if not domains or not subtopics:
+        return []
+    allowed = set(domain_subtopics(domains, opts))
+    return [s for s in subtopics if s not in allowed and s != MISSING]

@@ -29,6 +29,8 @@ from components.filters import (
     Comparison,
     Filters,
     comparison_from_query_params,
+    domain_subtopics,
+    stray_subtopics,
 )
 from components.queries import compare as qcmp
 from components.queries import core
@@ -64,12 +66,8 @@ def _drop_stray_subtopics(opts: Mapping[str, Any]) -> list[str]:
     subtopic that is no (primary) subtopic of a chosen B domain before anything is counted.
     Returns the dropped ones."""
     ss = st.session_state
-    domains = ss.get(_key("domains")) or []
     chosen = ss.get(_key("subtopics")) or []
-    if not domains or not chosen:
-        return []
-    allowed = {s for d in domains for s in opts["subtopics_by_domain"].get(d, [])}
-    stray = [s for s in chosen if s not in allowed and s != MISSING]
+    stray = stray_subtopics(ss.get(_key("domains")) or [], chosen, opts)
     if stray:
         ss[_key("subtopics")] = [s for s in chosen if s not in stray]
     return stray
@@ -153,7 +151,7 @@ def _b_widgets(opts: Mapping[str, Any], display: Mapping[str, str]) -> None:
     for name in FACETS:
         options = list(opts.get(name, ()))
         if name == "subtopics" and b.domains:
-            options = [s for d in b.domains for s in opts["subtopics_by_domain"].get(d, [])]
+            options = domain_subtopics(b.domains, opts)
         counts = dict(state.query(core.facet_counts, b.without(name),
                                   FACETS[name][1]).iter_rows())
         if MISSING in counts:

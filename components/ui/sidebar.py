@@ -20,8 +20,10 @@ from components.filters import (
     MISSING,
     RANGES,
     Filters,
+    domain_subtopics,
     from_query_params,
     seq_name,
+    stray_subtopics,
 )
 from components.queries import core
 from components.ui import compare, state
@@ -108,12 +110,8 @@ def _drop_stray_subtopics(opts: dict) -> list[str]:
     (else this run's counts would combine the new domains with the old subtopic). Returns
     the dropped ones."""
     ss = st.session_state
-    domains = ss.get(_widget_key("domains")) or []
     chosen = ss.get(_widget_key("subtopics")) or []
-    if not domains or not chosen:
-        return []
-    allowed = {s for d in domains for s in opts["subtopics_by_domain"].get(d, [])}
-    stray = [s for s in chosen if s not in allowed and s != MISSING]
+    stray = stray_subtopics(ss.get(_widget_key("domains")) or [], chosen, opts)
     if stray:
         ss[_widget_key("subtopics")] = [s for s in chosen if s not in stray]
     return stray
@@ -180,7 +178,7 @@ def render(light: bool = False) -> Filters:
         n = dict(counts.iter_rows())
         options = list(opts[name])
         if name == "subtopics" and current.domains:
-            options = [s for d in current.domains for s in opts["subtopics_by_domain"].get(d, [])]
+            options = domain_subtopics(current.domains, opts)
         if MISSING in n or MISSING in (st.session_state.get(_widget_key(name)) or []):
             options.append(MISSING)
         key = _widget_key(name)
