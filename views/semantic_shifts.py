@@ -11,7 +11,7 @@ import streamlit as st
 from components import links, published
 from components.figures import catalogue
 from components.queries import shifts as sv
-from components.ui import charts, compare, first_paint, notices, sidebar, state
+from components.ui import charts, compare, notices, sidebar, state
 from components.vocabulary import CREDIT, KIND_NOUNS, PAIR_TITLES, item_names
 
 filters = sidebar.current_filters()
@@ -50,11 +50,8 @@ def centred_gaps() -> None:
                 "a user message). Loosen the filters in the sidebar.",
                 icon=":material/filter_alt_off:")
         return
-    # a new tab's light first run draws an SVG preview (fewer points); the rest of the
-    # page, which comes by itself right after, draws the full WebGL panels in its place
     event, _ = charts.show(catalogue.SHIFT_PANELS, filters, name="semantic-shift-panels",
-                           on_select="rerun", selection_mode=("points",),
-                           preview=first_paint.is_light())
+                           on_select="rerun", selection_mode=("points",))
     no_text = [PAIR_TITLES[t] for t, ok in panels["texts"].items() if not ok and panels["n"][t]]
     st.caption("Rings: 25th, 50th and 75th percentile of the distance (map units) over every "
                "pair of the selection. Axes are shared and equal across panels. "
@@ -182,7 +179,7 @@ def global_map() -> None:
     data = state.query(sv.map_points, filters, color_by)
     sel, _ = charts.show(catalogue.GLOBAL_MAP, filters, on_select="rerun",
                          selection_mode=("box", "lasso"), color_by=color_by,
-                         arrows_for=conv or "", hits=hits, preview=first_paint.is_light())
+                         arrows_for=conv or "", hits=hits)
     for note in hit_notes:
         st.caption(note)
     kinds = ", ".join(f"{data['by_kind'].get(k, 0):,} {KIND_NOUNS[k]}"

@@ -84,12 +84,15 @@ class Drawn:
 @dataclass(frozen=True)
 class Entry:
     """One named figure. ``build(source, filters, **options) -> Drawn``; ``needs`` names
-    the analytics stages whose tables it reads ('topics', 'clusters', 'shifts')."""
+    the analytics stages whose tables it reads ('topics', 'clusters', 'shifts');
+    ``previews``: ``build`` takes ``preview=True`` for a light version that a new tab
+    draws first (`components.ui.charts.show` asks for it)."""
 
     key: str
     title: str
     build: Callable[..., Drawn]
     needs: tuple[str, ...] = ()
+    previews: bool = False
 
     def __call__(self, source: Source, filters: Filters, **options: Any) -> Drawn:
         return self.build(source, filters, **options)
@@ -416,9 +419,9 @@ def _selection_labels(source: Source, filters: Filters, color_by: str = "kind",
 
 
 SHIFT_PANELS = Entry("semantic-shifts", "Semantic shifts: the three pair types",
-                     _shift_panels, ("shifts",))
+                     _shift_panels, ("shifts",), previews=True)
 GLOBAL_MAP = Entry("global-map", "Global map of user messages and thoughts", _global_map,
-                   ("shifts",))
+                   ("shifts",), previews=True)
 SELECTION_LABELS = Entry("selected-map-items-labels", "Labels of the selected map items",
                          _selection_labels, ("shifts",))
 

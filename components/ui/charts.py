@@ -48,6 +48,8 @@ def show(entry: Entry, filters: Filters, *, name: str | None = None, key: str | 
         height: page height of the exported files (default: the figure's own).
         options: the entry's options (e.g. ``kind="reason"``).
     """
+    if entry.previews and first_paint.is_light():  # a new tab draws the light version first
+        options["preview"] = True
     drawn = state.figure(entry, filters, **options)
     name = name or entry.key
     key = key or _slug(name)

@@ -124,3 +124,20 @@ def test_label_shares_data_are_the_drawn_numbers(analysed_db):
     assert drawn.n == f"n = {n_total:,} reasons"
     bars = [t for t in drawn.figure.data if t.name == "this selection"][0]
     assert sorted(v for v in bars.x if v is not None) == sorted(drawn.data["share"].to_list())
+
+
+def test_entries_with_a_preview_draw_it_in_svg_and_in_full_in_webgl(analysed_db):
+    """`Entry.previews`: the entries a new tab draws light first take ``preview=True``;
+    the preview has no WebGL trace, the full figure draws its points in WebGL."""
+    previewing = [e for e in catalogue.ENTRIES if e.previews]
+    assert {e.key for e in previewing} == {"semantic-shifts", "global-map"}
+    con = connect(analysed_db)
+    try:
+        source = catalogue.DirectSource(con)
+        for entry in previewing:
+            light = entry(source, Filters(), preview=True).figure
+            full = entry(source, Filters()).figure
+            assert {t.type for t in light.data} <= {"scatter"}, entry.key
+            assert "scattergl" in {t.type for t in full.data}, entry.key
+    finally:
+        con.close()
