@@ -88,15 +88,52 @@ def facet_counts(con: duckdb.DuckDBPyConnection, filters: Filters, column: str
     """Conversations per value of one facet column (NULL as '(missing)') under ``filters``:
     value, n. ``column`` is one of the SQL expressions of `components.filters.FACETS`
     (fixed strings from code, never user input)."""
+    return facet_counts_many(con, filters, (column,))[column]
+
+
+def facet_counts_many(con: duckdb.DuckDBPyConnection, filters: Filters,
+                      columns: tuple[str, ...]) -> dict[str, pl.DataFrame]:
+    """`facet_counts` of several facet columns under the same ``filters``, in one query:
+    column -> frame (value, n; most conversations first, then by value)."""
     allowed = {expr for _, expr in FACETS.values()}
-    if column not in allowed:
-        raise ValueError(f"unknown facet column {column!r}")
+    unknown = [c for c in columns if c not in allowed]
+    if unknown:
+        raise ValueError(f"unknown facet column {unknown[0]!r}")
+    if not columns:
+        return {}
     where, params = filters.where("c")
-    expr = column.format(a="c")  # one of the fixed FACETS expressions (checked above)
-    return frame(con, f"""
-        SELECT coalesce({expr}, ?) AS value, count(*) AS n
-        FROM conversations c WHERE {where} GROUP BY 1 ORDER BY n DESC, value""",
-                 [MISSING, *params])
+    # one GROUP BY per column over the filtered rows, told apart by ``k`` (its index);
+    # the column expressions are the fixed FACETS strings checked above
+    sql = " UNION ALL ".join(
+        f"SELECT ?::INTEGER AS k, coalesce({expr}, ?) AS value, count(*) AS n "
+        "FROM fc c GROUP BY 2" for expr in (col.format(a="c") for col in columns))
+    rows = con.execute(f"""
+        WITH fc AS (SELECT * FROM conversations c WHERE {where})
+        {sql}
+        ORDER BY k, n DESC, value""",
+                       [*params, *(x for k in range(len(columns)) for x in (k, MISSING))]
+                       ).fetchall()
+    by_k: list[list[tuple[str, int]]] = [[] for _ in columns]
+    for k, value, n in rows:
+        by_k[k].append((value, n))
+    return {col: pl.DataFrame(by_k[k], schema={"value": pl.String, "n": pl.Int64},
+                              orient="row") for k, col in enumerate(columns)}
+
+
+def sidebar_facet_counts(con: duckdb.DuckDBPyConnection, filters: Filters,
+                         names: tuple[str, ...]) -> dict[str, pl.DataFrame]:
+    """For each facet in ``names`` (keys of `components.filters.FACETS`), the conversations
+    each of its values would leave: counted under ``filters`` without that facet's own
+    choice (as a multiselect's options read). Facets counted under the same filters share
+    one query: every facet not chosen in ``filters`` is counted under ``filters`` itself."""
+    groups: dict[Filters, list[str]] = {}
+    for name in names:
+        groups.setdefault(filters.without(name), []).append(name)
+    out: dict[str, pl.DataFrame] = {}
+    for under, group in groups.items():
+        counts = facet_counts_many(con, under, tuple(FACETS[n][1] for n in group))
+        out.update({n: counts[FACETS[n][1]] for n in group})
+    return out
 
 
 def label_presence_counts(con: duckdb.DuckDBPyConnection, filters: Filters) -> pl.DataFrame:
@@ -145,33 +182,42 @@ def sequence_counts(con: duckdb.DuckDBPyConnection, filters: Filters, first: str
     unset); for a then-side option B, those with ``first`` and later B (or just B).
     "Later" is by turn, then position on the message, as the filter itself.
     """
-    from components.filters import LABEL_GROUPS, seq_labels
+    from components.filters import LABEL_GROUPS
 
     where, params = filters.where("c")
+    codes = [r[0] for r in con.execute("SELECT code FROM labels ORDER BY sort_order"
+                                       ).fetchall()]
+    options = [*LABEL_GROUPS, *codes]
+    # option -> the labels it stands for: each code itself, each group its members
+    pairs = [(code, code) for code in codes] + [
+        (group, lab) for group, (_, members) in LABEL_GROUPS.items() for lab in members]
+    # span: per conversation and option, the first and last position (by turn, then place
+    # on the message) of a thought with one of the option's labels. A first-side option A
+    # counts the conversations whose first A comes before the last ``then`` (or that hold
+    # an A at all when ``then`` is unset); a then-side option B, those whose first
+    # ``first`` comes before their last B.
     rows = con.execute(f"""
         WITH fc AS (SELECT c.conv_id FROM conversations c WHERE {where}),
         pos AS (
             SELECT t.conv_id, t.label,
                    row_number() OVER (PARTITION BY t.conv_id ORDER BY t.turn, t.idx) AS p
-            FROM thoughts t JOIN fc USING (conv_id))
-        SELECT conv_id, label, min(p), max(p) FROM pos GROUP BY 1, 2""", params).fetchall()
-    convs: dict[str, dict[str, tuple[int, int]]] = {}
-    for conv, label, lo, hi in rows:
-        convs.setdefault(conv, {})[label] = (int(lo), int(hi))
-    options = [*LABEL_GROUPS, *(r[0] for r in con.execute(
-        "SELECT code FROM labels ORDER BY sort_order").fetchall())]
-    big = 1 << 62
-
-    def earliest(c: dict, side: str) -> int:
-        return min((c[lab][0] for lab in seq_labels(side) if lab in c), default=big)
-
-    def latest(c: dict, side: str) -> int:
-        return max((c[lab][1] for lab in seq_labels(side) if lab in c), default=-1)
-
-    def count(a: str | None, b: str | None) -> int:
-        if a and b:
-            return sum(1 for c in convs.values() if earliest(c, a) < latest(c, b))
-        side = a or b
-        return sum(1 for c in convs.values() if latest(c, side) >= 0)
-    return {"first": {o: count(o, then) for o in options},
-            "then": {o: count(first, o) for o in options}}
+            FROM thoughts t JOIN fc USING (conv_id)),
+        opt AS (SELECT unnest(?::VARCHAR[]) AS option, unnest(?::VARCHAR[]) AS label),
+        span AS (SELECT pos.conv_id, opt.option, min(p) AS lo, max(p) AS hi
+                 FROM pos JOIN opt USING (label) GROUP BY 1, 2),
+        last_then AS (SELECT conv_id, hi FROM span WHERE option = ?),
+        first_first AS (SELECT conv_id, lo FROM span WHERE option = ?)
+        SELECT 'first', s.option, count(*) FROM span s
+            LEFT JOIN last_then t USING (conv_id)
+            WHERE ?::VARCHAR IS NULL OR s.lo < t.hi GROUP BY 2
+        UNION ALL
+        SELECT 'then', s.option, count(*) FROM span s
+            LEFT JOIN first_first f USING (conv_id)
+            WHERE ?::VARCHAR IS NULL OR f.lo < s.hi GROUP BY 2""",
+                       [*params, [o for o, _ in pairs], [lab for _, lab in pairs],
+                        then, first, then, first]).fetchall()
+    out: dict[str, dict[str, int]] = {"first": dict.fromkeys(options, 0),
+                                      "then": dict.fromkeys(options, 0)}
+    for side, option, n in rows:
+        out[side][option] = int(n)
+    return out

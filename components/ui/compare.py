@@ -148,12 +148,12 @@ def _b_widgets(opts: Mapping[str, Any], display: Mapping[str, str]) -> None:
     ss = st.session_state
     _drop_stray_subtopics(opts)
     b = _from_widgets().b or Filters()
+    facet_n = state.query(core.sidebar_facet_counts, b, tuple(FACETS))
     for name in FACETS:
         options = list(opts.get(name, ()))
         if name == "subtopics" and b.domains:
             options = domain_subtopics(b.domains, opts)
-        counts = dict(state.query(core.facet_counts, b.without(name),
-                                  FACETS[name][1]).iter_rows())
+        counts = dict(facet_n[name].iter_rows())
         if MISSING in counts:
             options.append(MISSING)
         key = _key(name)

@@ -172,10 +172,10 @@ def render(light: bool = False) -> Filters:
     sb.button("Reset filters", on_click=_reset, args=(bounds,), width="stretch",
               disabled=current.is_empty, icon=":material/restart_alt:")
 
+    facet_n = state.query(core.sidebar_facet_counts, current, tuple(FACETS))
+
     def facet(name: str, container) -> None:
-        _, column = FACETS[name]
-        counts = state.query(core.facet_counts, current.without(name), column)
-        n = dict(counts.iter_rows())
+        n = dict(facet_n[name].iter_rows())
         options = list(opts[name])
         if name == "subtopics" and current.domains:
             options = domain_subtopics(current.domains, opts)

@@ -107,6 +107,38 @@ def test_each_facet_selects_by_hand(con, kwargs, expected):
     assert select(con, **kwargs) == expected
 
 
+def _counts(frames) -> dict[str, list[tuple[str, int]]]:
+    return {name: list(frame.iter_rows()) for name, frame in frames.items()}
+
+
+def test_sidebar_facet_counts_by_hand(con):
+    """Each facet counts its values under the other facets' choices (never its own), most
+    conversations first, then by value, NULL as (missing); facets without a choice share
+    one query, each chosen facet gets its own."""
+    from components.queries import core
+    names = ("domains", "models", "genders", "ai_frequencies")
+    got = _counts(core.sidebar_facet_counts(con, Filters(), names))
+    assert got == {"domains": [("Tech", 3), (MISSING, 1), ("Health", 1)],
+                   "models": [("Claude", 2), ("GPT", 2), ("Grok", 1)],
+                   "genders": [("Female", 2), ("Male", 2), (MISSING, 1)],
+                   "ai_frequencies": [("3", 2), (MISSING, 1), ("1", 1), ("5", 1)]}
+    # Claude and Male chosen: models counted under Male (c3, c5), genders under Claude
+    # (c2, c3), the rest under both (c3 alone)
+    got = _counts(core.sidebar_facet_counts(
+        con, Filters(models=("Claude",), genders=("Male",)), names))
+    assert got == {"domains": [(MISSING, 1)],
+                   "models": [("Claude", 1), ("Grok", 1)],
+                   "genders": [(MISSING, 1), ("Male", 1)],
+                   "ai_frequencies": [(MISSING, 1)]}
+    # a subset with no conversation: every facet empty, none dropped
+    got = _counts(core.sidebar_facet_counts(con, Filters(users=("nobody",)), names))
+    assert got == dict.fromkeys(names, [])
+    assert _counts({"m": core.facet_counts(con, Filters(genders=("Male",)), "{a}.model_name")}
+                   ) == {"m": [("Claude", 1), ("Grok", 1)]}
+    with pytest.raises(ValueError, match="unknown facet column"):
+        core.facet_counts_many(con, Filters(), ("{a}.domain", "1; DROP TABLE x"))
+
+
 def test_a_value_is_a_parameter_never_sql(con):
     sql, params = Filters(genders=("Male", MISSING), users=("u1",)).where("x")
     assert sql == "(x.gender IN (?) OR x.gender IS NULL) AND x.user_id IN (?)"

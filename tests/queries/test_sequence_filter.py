@@ -181,3 +181,49 @@ def test_one_side_alone_counts_conversations_with_that_label(con):
     # the other filters narrow the counts: user1 is FAR alone, with one SO
     narrowed = core.sequence_counts(con, Filters(users=("user1",)), SO, None)
     assert narrowed["first"][SO] == 1 and narrowed["then"][SO] == 0
+
+
+def _counts_by_walking(con, filters: Filters, first, then) -> dict[str, dict[str, int]]:
+    """The option counts the slow way: every conversation's thoughts in order, and for
+    each option the conversations where the filter it would make selects them."""
+    from components.filters import LABEL_GROUPS
+    where, params = filters.where("c")
+    order: dict[str, list[str]] = {}
+    for conv, label in con.execute(
+            f"SELECT t.conv_id, t.label FROM thoughts t JOIN conversations c USING (conv_id) "
+            f"WHERE {where} ORDER BY t.conv_id, t.turn, t.idx", params).fetchall():
+        order.setdefault(conv, []).append(label)
+    codes = [r[0] for r in con.execute("SELECT code FROM labels ORDER BY sort_order").fetchall()]
+
+    def holds(labels, a, b):
+        if a is None or b is None:
+            return any(lab in seq_labels(a or b) for lab in labels)
+        return any(x in seq_labels(a) and y in seq_labels(b)
+                   for i, x in enumerate(labels) for y in labels[i + 1:])
+    options = [*LABEL_GROUPS, *codes]
+    return {"first": {o: sum(holds(ls, o, then) for ls in order.values()) for o in options},
+            "then": {o: sum(holds(ls, first, o) for ls in order.values()) for o in options}}
+
+
+def test_every_option_pair_agrees_with_walking_the_thoughts(con, sample_ingest_db):
+    """Every (first, then) pair, either side unset or a label or a group, on the hand
+    corpus and on the shared sample (unfiltered and narrowed to one model)."""
+    from components.filters import LABEL_GROUPS
+    sample = duckdb.connect(str(sample_ingest_db), read_only=True)
+    try:
+        model = sample.execute("SELECT model_name FROM conversations GROUP BY 1 "
+                               "ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()[0][0]
+        for db, filters, every in ((con, Filters(), True), (sample, Filters(), True),
+                                   (sample, Filters(models=(model,)), False)):
+            codes = [r[0] for r in db.execute("SELECT code FROM labels").fetchall()]
+            sides = [None, *LABEL_GROUPS, *(codes if every else codes[:2])]
+            for first in sides:
+                for then in sides:
+                    assert core.sequence_counts(db, filters, first, then) == \
+                        _counts_by_walking(db, filters, first, then), (first, then)
+        # the sample is not degenerate: a pair with a strict subset of its first side
+        some = core.sequence_counts(sample, Filters(), None, "@dissatisfaction")
+        alone = core.sequence_counts(sample, Filters(), None, None)
+        assert 0 < some["first"]["@reason"] < alone["first"]["@reason"]
+    finally:
+        sample.close()
