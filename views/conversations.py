@@ -23,7 +23,7 @@ from components.filters import seq_labels, seq_name
 from components.queries import conversations as browse
 from components.queries import core, search
 from components.queries import shifts as sv
-from components.ui import sidebar, state
+from components.ui import sidebar, state, tables
 from components.vocabulary import label_info
 
 filters = sidebar.current_filters()
@@ -167,7 +167,7 @@ if semantic:
                        f"({'all conversations' if filters.is_empty else 'within the filters'};"
                        f" model `{info['model']}`). Select a row to open it at that turn. "
                        f"[See the hits on the global map]({on_map}).")
-            st.dataframe(table, hide_index=True, width="stretch", key=key, on_select=_pick_sem,
+            tables.dataframe(table, hide_index=True, width="stretch", key=key, on_select=_pick_sem,
                          column_order=RESULT_ORDER,
                          selection_mode="single-row",
                          column_config={
@@ -255,7 +255,7 @@ else:
     current = ss.get("br_conv")
     default = {"selection": {"rows": [ids.index(current)], "columns": []}} \
         if current in ids else None
-    st.dataframe(view, hide_index=True, width="stretch", key=list_key,
+    tables.dataframe(view, hide_index=True, width="stretch", key=list_key,
                  on_select=_pick, selection_mode="single-row", selection_default=default,
                  height=min(36 * (view.height + 1) + 4, 460),
                  column_config={
@@ -418,7 +418,7 @@ with st.expander("Similar thoughts across the dataset", expanded=bool(ss.get("br
                     if sel:
                         conv2, turn2 = rows[sel[0]]
                         _open(str(conv2), int(turn2))
-                st.dataframe(sim_table, hide_index=True, width="stretch", key=skey,
+                tables.dataframe(sim_table, hide_index=True, width="stretch", key=skey,
                              column_order=RESULT_ORDER,
                              on_select=_pick_sim, selection_mode="single-row",
                              column_config={

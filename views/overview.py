@@ -5,7 +5,7 @@ import streamlit as st
 
 from components.figures import catalogue
 from components.queries import core, overview
-from components.ui import charts, compare, first_paint, notices, sidebar, state
+from components.ui import charts, compare, first_paint, notices, sidebar, state, tables
 from components.vocabulary import CREDIT
 
 filters = sidebar.current_filters()
@@ -27,7 +27,7 @@ per_model = st.container()  # a new tab draws the first chart first, the table a
 if not first_paint.is_light():
     with per_model:
         table = overview.per_model_table(state.query(overview.per_model, filters), totals)
-        st.dataframe(table, hide_index=True, width="stretch", height="content",
+        tables.dataframe(table, hide_index=True, width="stretch", height="content",
                      column_config={c: st.column_config.NumberColumn(format="localized")
                                     for c in ("users", "conversations", "messages",
                                               "thoughts")})
@@ -52,11 +52,11 @@ with st.expander(f"Validation findings ({problems.height:,})", expanded=False):
     if problems.is_empty():
         st.write("Every record passed validation.")
     else:
-        st.dataframe(problems, hide_index=True, width="stretch")
+        tables.dataframe(problems, hide_index=True, width="stretch")
         rejected = state.query(overview.rejected_records)
         if not rejected.is_empty():
             st.markdown("**Skipped records** (kept verbatim in table `rejected_records`):")
-            st.dataframe(rejected, hide_index=True, width="stretch")
+            tables.dataframe(rejected, hide_index=True, width="stretch")
 with st.expander("Build stages", expanded=False):
-    st.dataframe(state.query(overview.stage_runs), hide_index=True, width="stretch")
+    tables.dataframe(state.query(overview.stage_runs), hide_index=True, width="stretch")
 st.caption(CREDIT)

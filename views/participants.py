@@ -17,7 +17,7 @@ from components import links
 from components.figures import catalogue
 from components.queries import participant as one
 from components.queries import participants
-from components.ui import charts, compare, notices, sidebar, state
+from components.ui import charts, compare, notices, sidebar, state, tables
 from components.vocabulary import CREDIT, count
 
 filters = sidebar.current_filters()
@@ -71,7 +71,7 @@ def everyone() -> None:
         st.caption("An answer is in a group when one of its words starts with a keyword (a "
                    "keyword ending in “.” must be the whole word). Answers matching no "
                    "keyword are “(no group matched)”.")
-        st.dataframe(participants.keyword_groups_table(grouping), hide_index=True,
+        tables.dataframe(participants.keyword_groups_table(grouping), hide_index=True,
                      width="stretch")
     compare.section(filters, ("age", "gender", "education", "ai_frequency"), key="pp")
 
@@ -180,7 +180,7 @@ def one_participant() -> None:
 
     st.markdown("##### Survey answers")
     survey = one.survey_answers(convs)
-    st.dataframe(survey["table"].select("question", "answer"), hide_index=True,
+    tables.dataframe(survey["table"].select("question", "answer"), hide_index=True,
                  width="stretch", column_config={
                      "question": st.column_config.TextColumn(width=200),
                      "answer": st.column_config.TextColumn(width="large")})
@@ -195,11 +195,11 @@ def one_participant() -> None:
     st.caption(" ".join(notes))
     if survey["differs"]:
         with st.expander("Answers per conversation"):
-            st.dataframe(survey["per_conversation"], hide_index=True, width="stretch")
+            tables.dataframe(survey["per_conversation"], hide_index=True, width="stretch")
 
     st.markdown("##### Conversations")
     table = one.conversation_table(convs, sidebar.url_params())
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
+    tables.dataframe(table, hide_index=True, width="stretch", column_config={
         "conversation": st.column_config.LinkColumn(
             "conversation (opens it)", display_text=r"conv=([^&#]+)", width=230),
         "task summary": st.column_config.TextColumn(width=360),

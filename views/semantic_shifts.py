@@ -11,7 +11,7 @@ import streamlit as st
 from components import links, published
 from components.figures import catalogue
 from components.queries import shifts as sv
-from components.ui import charts, compare, notices, sidebar, state
+from components.ui import charts, compare, notices, sidebar, state, tables
 from components.vocabulary import CREDIT, KIND_NOUNS, PAIR_TITLES, item_names
 
 filters = sidebar.current_filters()
@@ -99,7 +99,7 @@ def centred_gaps() -> None:
                        "subset; the table fills in by itself.")
         _wait_for_metrics()
     table = sv.metrics_display(sv.metrics_with_published(res["table"]))
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
+    tables.dataframe(table, hide_index=True, width="stretch", column_config={
         "note": st.column_config.TextColumn(width="medium")})
     source = {"stored": "stored by the build (all conversations)",
               "pending": "percentiles of the filtered subset; the set-level metrics are being "
@@ -206,7 +206,7 @@ def global_map() -> None:
             charts.show(catalogue.SELECTION_LABELS, filters, color_by=color_by, items=ids)
         with left:
             params = sidebar.url_params()
-            st.dataframe(sv.selection_table(texts, names, params), hide_index=True,
+            tables.dataframe(sv.selection_table(texts, names, params), hide_index=True,
                          width="stretch", height=420, column_config={
                              "text": st.column_config.TextColumn(width="large"),
                              "link": st.column_config.LinkColumn("conversation",

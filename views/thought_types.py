@@ -8,7 +8,7 @@ import streamlit as st
 from components import stats
 from components.figures import catalogue
 from components.queries import thoughts
-from components.ui import charts, compare, notices, sidebar, state
+from components.ui import charts, compare, notices, sidebar, state, tables
 from components.vocabulary import CREDIT, KIND_TITLES, LABELS_BY_KIND, THOUGHT_KINDS
 
 filters = sidebar.current_filters()
@@ -136,7 +136,7 @@ link_config = {"open": st.column_config.LinkColumn("open", display_text="open â†
                                                    width="small"),
                "thought": st.column_config.TextColumn("thought", width="large")}
 if first["total"]:
-    st.dataframe(thoughts.thought_table(behind["rows"], display, sidebar.url_params()),
+    tables.dataframe(thoughts.thought_table(behind["rows"], display, sidebar.url_params()),
                  hide_index=True, width="stretch", column_config=link_config,
                  height=min(38 + 35 * behind["rows"].height, 420))
 
@@ -190,7 +190,7 @@ if links.height:
     examples = state.query(thoughts.transition_examples, *example_args)
     if examples["total"] > PAGE_SIZE:
         st.caption(f"First {PAGE_SIZE} of {examples['total']:,} pairs.")
-    st.dataframe(thoughts.pair_table(examples["rows"], display, sidebar.url_params()),
+    tables.dataframe(thoughts.pair_table(examples["rows"], display, sidebar.url_params()),
                  hide_index=True, width="stretch", column_config=link_config,
                  height=min(38 + 35 * examples["rows"].height, 420))
 

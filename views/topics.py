@@ -9,7 +9,7 @@ from components import published
 from components.figures import catalogue
 from components.queries import core
 from components.queries import topics as tv
-from components.ui import charts, compare, notices, sidebar, state
+from components.ui import charts, compare, notices, sidebar, state, tables
 
 filters = sidebar.current_filters()
 
@@ -56,7 +56,7 @@ st.markdown(f"**Uncertain assignments: {n_uncertain:,} of {n_assigned:,} convers
             "Leave them out with *Only confident topics* in "
             "the sidebar; the Conversations list marks them.")
 with st.expander("Uncertain assignments per domain"):
-    st.dataframe(certainty, hide_index=True, width="stretch", column_config={
+    tables.dataframe(certainty, hide_index=True, width="stretch", column_config={
         "share_uncertain": st.column_config.ProgressColumn("share uncertain", format="percent",
                                                            min_value=0, max_value=1)})
 
@@ -79,7 +79,7 @@ else:
                "cluster claims — is its own grey bar. The global map (Semantic shifts) can "
                "show each item's GLOSH outlier score.")
     with st.expander(f"All {clusters.height:,} clusters of this space with keywords"):
-        st.dataframe(clusters.drop("is_noise").rename({
+        tables.dataframe(clusters.drop("is_noise").rename({
             "size": "size (all data)", "n": "in the selection"}), hide_index=True,
             width="stretch")
 
@@ -90,7 +90,7 @@ else:
     if table.is_empty():
         st.info("No task clusters for the current filters.")
     else:
-        st.dataframe(table, hide_index=True, width="stretch", column_config={
+        tables.dataframe(table, hide_index=True, width="stretch", column_config={
             "cluster": st.column_config.TextColumn(width="medium"),
             "top share": st.column_config.ProgressColumn(format="percent", min_value=0,
                                                          max_value=1)})

@@ -10,7 +10,7 @@ import streamlit as st
 from components import stats
 from components.figures import catalogue
 from components.queries import next_steps, relationships
-from components.ui import charts, compare, notices, sidebar, state
+from components.ui import charts, compare, notices, sidebar, state, tables
 from components.vocabulary import CREDIT
 
 filters = sidebar.current_filters()
@@ -99,7 +99,7 @@ found = state.query(next_steps.examples, filters, measure, ex_label, ex_status, 
 st.markdown(f"**{found['total']:,}** dissatisfaction reactions"
             + (f" (the first {EXAMPLES})" if found["total"] > EXAMPLES else ""))
 if found["total"]:
-    st.dataframe(next_steps.example_table(found["rows"], state.display_names(),
+    tables.dataframe(next_steps.example_table(found["rows"], state.display_names(),
                                           sidebar.url_params(), measure),
                  hide_index=True, width="stretch",
                  column_config={"open": st.column_config.LinkColumn(
