@@ -66,16 +66,18 @@ def _route() -> None:
                    f"Explorer team, not the ThoughtTrace dataset{why}. Build the real data "
                    "with `python -m precompute build --source PATH_TO/ThoughtTrace.jsonl`.",
                    icon=":material/science:")
-    pages = [st.Page(path, title=title, icon=icon, default=(i == 0),
-                     url_path=PAGE_PATHS[page] or None)
-             for i, (page, (path, title, icon)) in enumerate(PAGES.items())]
+    by_key = {page: st.Page(path, title=title, icon=icon, default=(i == 0),
+                            url_path=PAGE_PATHS[page] or None)
+              for i, (page, (path, title, icon)) in enumerate(PAGES.items())}
+    pages = list(by_key.values())
     unknown = _unknown_page_path()
     if unknown:  # the app's own not-found page instead of Streamlit's modal
         st.session_state["_not_found_path"] = unknown
         pages.append(st.Page(NOT_FOUND_SCRIPT, title="Page not found", url_path=unknown,
                              visibility="hidden"))
-    light = first_paint.begin()  # a new tab: its first chart first, then the rest
     nav = st.navigation(pages)
+    # a new tab: its first chart first, then the rest
+    light = first_paint.begin(next((k for k, p in by_key.items() if p is nav), None))
     sidebar.render(light=light)
     first_paint.request_rest()
     try:

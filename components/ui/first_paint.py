@@ -8,7 +8,13 @@ come from the URL), the page runs until its first chart (`components.ui.charts.s
 then stops the run) and a small script asks for the rest as soon as that chart is drawn:
 it clicks a hidden button, whose callback marks the session, and the next run draws the
 whole page — sidebar, the other charts, tables, download menus — with the chart already
-on screen. A page without a chart draws in full at once (only the sidebar waits).
+on screen.
+
+A page that opens on a table, not a chart (`TABLE_FIRST`: the conversation list and its
+transcript), draws in full in its first run, sidebar included: its table needs none of
+plotly.js and paints before the one-chart floor page's chart does even with the sidebar
+(0.88× that page in the third round of `benchmarks/README.md`), so a light run would only
+cost the server a second run of the whole page for every link opened.
 
 Runs without a browser (AppTest, bare mode: no Host header) are never light, and a
 session is light only until its first full run.
@@ -54,11 +60,18 @@ def _from_browser() -> bool:
         return False
 
 
-def begin() -> bool:
-    """Decide at the start of a run whether it is light (see the module docstring)."""
+#: Pages (keys of `components.links.PAGES`) that open on a table: never light.
+TABLE_FIRST = frozenset({"conversations"})
+
+
+def begin(page: str | None) -> bool:
+    """Decide at the start of a run whether it is light (see the module docstring);
+    ``page``: the key of the page this run shows (None: a page outside the navigation,
+    such as the not-found page, drawn in full)."""
     ss = st.session_state
     ss[PLACED] = False
-    light = not ss.get(FULL) and _from_browser()
+    light = not ss.get(FULL) and page is not None and page not in TABLE_FIRST \
+        and _from_browser()
     if not light:
         ss[FULL] = True
     ss[LIGHT] = light

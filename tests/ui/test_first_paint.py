@@ -53,13 +53,14 @@ def test_the_overview_table_and_download_menus_wait_for_the_rest(db, monkeypatch
     assert at.dataframe and at.get("popover")
 
 
-def test_a_page_without_a_chart_draws_in_full_and_asks_for_the_sidebar(db, monkeypatch,
-                                                                        browser):
+def test_a_page_that_opens_on_a_table_draws_in_full_in_one_run(db, monkeypatch, browser):
+    """The conversation list and transcript: sidebar, table and transcript in the first
+    run, no hidden button, no second run."""
     at = open_app(db, monkeypatch, "conversations", conv="user2_task1_conversation1")
-    assert at.dataframe and at.chat_message and not at.sidebar.multiselect
-    assert rest_button(at)
-    rest_button(at)[0].click().run()
-    assert at.sidebar.multiselect and at.chat_message
+    assert at.dataframe and at.chat_message and at.sidebar.multiselect
+    assert not rest_button(at) and not any("btn.click" in h.value for h in at.html)
+    assert [p.proto.popover.label for p in at.sidebar.get("popover")][:1] == [
+        "Copy link to this view"]
 
 
 def test_without_a_browser_every_run_is_full(db, monkeypatch):
