@@ -50,7 +50,8 @@ rule = c1.radio("Stage rule", list(thoughts.STAGE_RULES), horizontal=True, key="
                 format_func=lambda k: thoughts.STAGE_RULES[k].title)
 split = c2.selectbox("Split by", list(thoughts.SPLITS), key="tt_split",
                      format_func=lambda k: thoughts.SPLITS[k].title)
-top_n = c3.number_input("Panels (top N)", min_value=1, max_value=12, value=6, step=1,
+top_n = c3.number_input("Panels (top N)", min_value=1, max_value=12,
+                        value=thoughts.DEFAULT_TOP_N, step=1,
                         key="tt_top_n", disabled=(split == "none"),
                         help="With a split, show the N values with most conversations.")
 rule_info = thoughts.STAGE_RULES[rule]
@@ -58,7 +59,8 @@ st.caption(f"**Stage rule:** {rule_info.explanation} {stats.METHOD}: a resample 
            "users with replacement and keeps all their conversations, because each user had "
            "about two conversations with one model. The whisker at each segment's centre spans "
            "its interval.")
-results = {kind: state.query(thoughts.stage_shares, filters, kind, rule, split, int(top_n))
+top_n = thoughts.panels(split, top_n)
+results = {kind: state.query(thoughts.stage_shares, filters, kind, rule, split, top_n)
            for kind in THOUGHT_KINDS}
 split_title = None if split == "none" else thoughts.SPLITS[split].title
 containers = (st.container(), st.container())  # full width: titles and legends fit
@@ -69,7 +71,7 @@ for box, kind in zip(containers, THOUGHT_KINDS):
             catalogue.STAGE_DYNAMICS, filters,
             name=f"stage-dynamics-{kind}s" + (f"-by-{split}" if split != "none" else ""),
             on_select="rerun", selection_mode="points", key=f"tt_stage_{kind}_{rule}_{split}",
-            kind=kind, rule=rule, split=split, top_n=int(top_n))
+            kind=kind, rule=rule, split=split, top_n=top_n)
 facets_df = results["reason"]["facets"]
 hidden = thoughts.hidden_facets(facets_df)
 if split != "none" and hidden.height:

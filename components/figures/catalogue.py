@@ -174,8 +174,8 @@ def _label_shares(source: Source, filters: Filters, kind: str, compare: bool = T
 
 
 def _stage_dynamics(source: Source, filters: Filters, kind: str, rule: str = "relative",
-                    split: str = "none", top_n: int = 6) -> Drawn:
-    result = source.query(qt.stage_shares, filters, kind, rule, split, int(top_n))
+                    split: str = "none", top_n: int = qt.DEFAULT_TOP_N) -> Drawn:
+    result = source.query(qt.stage_shares, filters, kind, rule, split, qt.panels(split, top_n))
     info = qt.STAGE_RULES[rule]
     split_title = None if split == "none" else qt.SPLITS[split].title
     fig = ft.stage_bars(result, kind, info.title, split_title,
@@ -187,7 +187,8 @@ def _stage_dynamics(source: Source, filters: Filters, kind: str, rule: str = "re
 
 
 def _stage_vs_published(source: Source, filters: Filters, kind: str = "reason") -> Drawn:
-    result = source.query(qt.stage_shares, filters, kind, "relative", "none", 1)
+    result = source.query(qt.stage_shares, filters, kind, "relative", "none",
+                          qt.panels("none", qt.DEFAULT_TOP_N))
     fig = ft.stage_vs_published(result, kind, qt.STAGE_RULES["relative"].title,
                                 published.STAGE_SHARES, published.STAGE_SHARES_APPROX)
     shares = result["shares"]

@@ -256,8 +256,19 @@ def hidden_facets(facets: pl.DataFrame) -> pl.DataFrame:
     return facets.filter(~pl.col("shown"))
 
 
+#: Panels of a split stage chart unless asked otherwise.
+DEFAULT_TOP_N = 6
+
+
+def panels(split: str, top_n: int) -> int:
+    """The ``top_n`` to ask `stage_shares` for: ``top_n`` under a split, else
+    `DEFAULT_TOP_N` (without a split there are no panels, and one value means the page's
+    charts and tables share one computed result instead of one per leftover value)."""
+    return int(top_n) if split != "none" else DEFAULT_TOP_N
+
+
 def stage_shares(con: duckdb.DuckDBPyConnection, filters: Filters, kind: str,
-                 rule: str = "relative", split: str = "none", top_n: int = 6,
+                 rule: str = "relative", split: str = "none", top_n: int = DEFAULT_TOP_N,
                  n_boot: int = stats.N_BOOT, seed: int = stats.SEED) -> dict:
     """Label shares per stage for one kind of thought, split by a facet.
 

@@ -55,3 +55,33 @@ def test_thoughts_page_empty_state(sample_ingest, monkeypatch):
                   provider="Google")
     assert any("No conversations match" in i.value for i in at.info)
     assert not at.get("plotly_chart")
+
+
+def test_each_kind_of_stage_shares_is_computed_once_per_view(sample_ingest, monkeypatch):
+    """The page's tables, its stage charts and the charts beside the paper read one
+    computed result per kind of thought: unsplit, the panels count does not matter, so it
+    is not part of what is computed (before, the beside-the-paper charts computed their
+    own, with the resamples, for every new subset)."""
+    import functools
+
+    from components.queries import thoughts as qt
+    from components.ui import state
+
+    calls = []
+    real = qt.stage_shares
+
+    @functools.wraps(real)
+    def counted(con, filters, kind, *args, **kwargs):
+        calls.append((kind, *args))
+        return real(con, filters, kind, *args, **kwargs)
+
+    monkeypatch.setattr(qt, "stage_shares", counted)
+    state.clear_cache()
+    at = open_app(sample_ingest, monkeypatch, "thoughts", model="Grok 4.20")
+    assert sorted(calls) == [("reaction", "relative", "none", qt.DEFAULT_TOP_N),
+                             ("reason", "relative", "none", qt.DEFAULT_TOP_N)]
+    calls.clear()
+    at.selectbox(key="tt_split").set_value("model").run()
+    assert sorted(calls) == [("reaction", "relative", "model", qt.DEFAULT_TOP_N),
+                             ("reason", "relative", "model", qt.DEFAULT_TOP_N)]
+    assert_clean(at)
