@@ -351,8 +351,11 @@ DOMAIN_LABELS = Entry("domain-label-shares", "Thought types by domain", _domain_
 # --------------------------------------------------------------------------- shifts
 
 #: Points per panel of the preview a new tab draws first (SVG: no WebGL context to create,
-#: which costs a GPU-less browser about a second); the full page replaces it.
-PREVIEW_PANEL_POINTS = 600
+#: which costs a GPU-less browser about a second); the full page replaces it. SVG draws
+#: each point as an element: plotly.js took 139 ms for the three panels at 600 points a
+#: panel and 80 ms at 200 (the one-chart floor page's three bars: 12 ms), measured in
+#: headless Chromium.
+PREVIEW_PANEL_POINTS = 200
 
 
 def _shift_panels(source: Source, filters: Filters, max_points: int = qs.MAX_PANEL_POINTS,
@@ -376,8 +379,9 @@ def map_hits(source: Source, hits: tuple[tuple[str, tuple[str, ...]], ...]
     return [(name, source.query(qs.map_positions, tuple(ids))) for name, ids in hits]
 
 
-#: Points of the global map's preview (SVG, stratified by colour) that a new tab draws first.
-PREVIEW_MAP_POINTS = 2000
+#: Points of the global map's preview (SVG, stratified by colour) that a new tab draws
+#: first: 57 ms of plotly.js at 800 points, 120 ms at 2,000 (measured as the panels').
+PREVIEW_MAP_POINTS = 800
 
 
 def _global_map(source: Source, filters: Filters, color_by: str = "kind",

@@ -55,6 +55,13 @@ RING_HALO = "rgba(255,255,255,0.85)"
 RING_COLOR = "#111111"
 
 
+#: Margins (px) of the map and the panels, wide enough for their tick labels and axis
+#: titles, with the axes' automatic margins off: plotly.js measures the labels and draws
+#: a second time for them, 30 ms of the 80 ms the three preview panels take in a new tab
+#: (headless Chromium, measured), and the map's axes only ever show short numbers.
+FIXED_MARGIN = dict(l=64, r=10, b=60)
+
+
 def ring_shapes(rings: Mapping[str, float], xref: str = "x", yref: str = "y"
                 ) -> list[dict[str, Any]]:
     """Circles centred at the origin for the finite p25/p50/p75 rings, as layout shapes
@@ -225,7 +232,7 @@ def shift_panels(points: pl.DataFrame, rings: pl.DataFrame, *,
                 showarrow=False, text="<br>".join(notes),
                 font=dict(size=NOTE_SIZE, color="#8A4B00"), bgcolor="#FFF4E0"))
         axis = dict(range=[-lim, lim], zeroline=True, zerolinecolor="#DDDDDD",
-                    showgrid=False, constrain="domain")
+                    showgrid=False, constrain="domain", automargin=False)
         layout[f"xaxis{sfx}"] = dict(axis, domain=[x0, x0 + width], anchor=yref,
                                      title=dict(text="Δ map-1" if i == 2 else None))
         layout[f"yaxis{sfx}"] = dict(axis, domain=[0, 1], anchor=xref, scaleanchor=xref,
@@ -233,7 +240,7 @@ def shift_panels(points: pl.DataFrame, rings: pl.DataFrame, *,
                                      ticks="outside" if i == 1 else "",
                                      title=dict(text="Δ map-2" if i == 1 else None))
     layout.update(template=TEMPLATE_NAME, height=height, dragmode="zoom",
-                  margin=dict(l=10, r=10, t=150, b=10), hovermode="closest",
+                  margin=dict(FIXED_MARGIN, t=150), hovermode="closest",
                   annotations=annotations, shapes=shapes,
                   title=dict(text="Semantic shift: where the next text lands, from its "
                                   "source<br><sup>rings: solid = 25th percentile, dashed = "
@@ -381,9 +388,11 @@ def global_map(points: pl.DataFrame, color_by: str = "kind", *,
     layout = dict(template=TEMPLATE_NAME, height=height, title=dict(text=title),
                   dragmode="lasso", hovermode="closest", annotations=annotations,
                   legend=dict(itemsizing="constant", title=dict(text="")),
-                  xaxis=dict(title=dict(text="map-1"), showgrid=False, zeroline=False),
+                  margin=dict(FIXED_MARGIN, t=70),
+                  xaxis=dict(title=dict(text="map-1"), showgrid=False, zeroline=False,
+                             automargin=False),
                   yaxis=dict(title=dict(text="map-2"), showgrid=False, zeroline=False,
-                             scaleanchor="x", scaleratio=1))
+                             scaleanchor="x", scaleratio=1, automargin=False))
     return go.Figure(data=data, layout=layout)
 
 

@@ -48,13 +48,16 @@ def show(entry: Entry, filters: Filters, *, name: str | None = None, key: str | 
         height: page height of the exported files (default: the figure's own).
         options: the entry's options (e.g. ``kind="reason"``).
     """
-    if entry.previews and first_paint.is_light():  # a new tab draws the light version first
+    preview = entry.previews and first_paint.is_light()
+    if preview:  # a new tab draws the light version first
         options["preview"] = True
     drawn = state.figure(entry, filters, **options)
     name = name or entry.key
     key = key or _slug(name)
     kwargs: dict[str, Any] = {}
-    if on_select != "ignore":
+    if on_select != "ignore" and not preview:
+        # a preview is not selectable: its points are a sample, and a click or lasso on
+        # it would be read against the full figure's rows, which replaces it at once
         kwargs.update(on_select=on_select, selection_mode=selection_mode)
     event = st.plotly_chart(drawn.figure, width="stretch", theme=None, key=f"chart-{key}",
                             config={"displaylogo": False,

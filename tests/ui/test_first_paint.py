@@ -102,9 +102,12 @@ def test_semantic_shifts_previews_its_panels_in_svg_then_draws_them_in_webgl(
     assert len(preview) == 3 and {t["type"] for t in preview} == {"scatter"}
     assert [_n_points(t) for t in preview] == [
         min(k, catalogue.PREVIEW_PANEL_POINTS) for k in n.values() if k]
+    # the preview takes no clicks (its points are a sample); the full panels do
+    assert list(at.get("plotly_chart")[0].proto.selection_mode) == []
     rest_button(at)[0].click().run()
     full = [t for t in chart_specs(at)[0]["data"] if t.get("mode") == "markers"]
     assert len(full) == 3 and {t["type"] for t in full} == {"scattergl"}
+    assert list(at.get("plotly_chart")[0].proto.selection_mode) != []
     assert [_n_points(t) for t in full] == [k for k in n.values() if k]
 
 
