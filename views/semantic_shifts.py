@@ -11,7 +11,7 @@ import streamlit as st
 from components import links, published
 from components.figures import catalogue
 from components.queries import shifts as sv
-from components.ui import charts, compare, notices, sidebar, state, tables
+from components.ui import charts, compare, first_paint, notices, sidebar, state, tables
 from components.vocabulary import CREDIT, KIND_NOUNS, PAIR_TITLES, item_names
 
 filters = sidebar.current_filters()
@@ -117,21 +117,28 @@ def centred_gaps() -> None:
 
 def search_hits() -> tuple[tuple[tuple[str, tuple[str, ...]], ...], list[str]]:
     """The search boxes of the map: ``(name, item ids)`` per search to highlight, and a
-    caption per search (how many hits, how they were found)."""
+    caption per search (how many hits, how they were found). In a new tab's light run the
+    boxes wait for the rest of the page (their places are kept) and the searches come
+    from the link, as the boxes bound to it will read them."""
     c1, c2, c3 = st.columns([3, 3, 1])
-    c1.text_input("Highlight keyword hits", key="q", bind="query-params",
-                  placeholder="e.g. too long", icon=":material/search:",
-                  help="Case-insensitive substring of a user message, reason or reaction "
-                       "(the Conversations page's keyword search).")
-    c2.text_input("Highlight semantic hits", key="sq", bind="query-params",
-                  placeholder="e.g. the answer ignored my constraints",
-                  icon=":material/psychology_alt:",
-                  help="The user messages and thoughts nearest in meaning to your query "
-                       "(cosine similarity of embeddings), within the filters.")
-    top = c3.selectbox("Semantic top", SEMANTIC_TOP, index=1, key="sk",
-                       bind="query-params", help="How many semantic hits to highlight.")
-    keyword = (ss.get("q") or "").strip()
-    semantic = (ss.get("sq") or "").strip()[:500]
+    if first_paint.is_light():
+        keyword, semantic = st.query_params.get("q", ""), st.query_params.get("sq", "")
+        top = first_paint.url_choice("sk", SEMANTIC_TOP, SEMANTIC_TOP[1])
+    else:
+        c1.text_input("Highlight keyword hits", key="q", bind="query-params",
+                      placeholder="e.g. too long", icon=":material/search:",
+                      help="Case-insensitive substring of a user message, reason or "
+                           "reaction (the Conversations page's keyword search).")
+        c2.text_input("Highlight semantic hits", key="sq", bind="query-params",
+                      placeholder="e.g. the answer ignored my constraints",
+                      icon=":material/psychology_alt:",
+                      help="The user messages and thoughts nearest in meaning to your query "
+                           "(cosine similarity of embeddings), within the filters.")
+        top = c3.selectbox("Semantic top", SEMANTIC_TOP, index=1, key="sk",
+                           bind="query-params", help="How many semantic hits to highlight.")
+        keyword, semantic = ss.get("q"), ss.get("sq")
+    keyword = (keyword or "").strip()
+    semantic = (semantic or "").strip()[:500]
     hits, notes = [], []
     if keyword:
         found = state.query(sv.keyword_map_hits, filters, keyword)
@@ -160,17 +167,20 @@ def global_map() -> None:
     """Every user message and thought on the map; a lasso lists the selected items."""
     options = state.query(sv.color_options)
     c1, c2 = st.columns([1, 2])
-    color_by = c1.selectbox("Colour by", options, key="sh_color", persist_state="page",
-                            format_func=lambda k: sv.COLOR_BY[k])
-    convs = state.query(sv.map_conversations, filters)
-    conv = c2.selectbox(
-        "Arrows from each message to its reason, for one conversation",
-        ("",) + convs[:MAX_CONV_OPTIONS], key="sh_conv", persist_state="page",
-        format_func=lambda c: c or "— none —",
-        accept_new_options=True,
-        help=f"{len(convs):,} conversations in the filter have a reason on a user message"
-             + (f"; the list shows the first {MAX_CONV_OPTIONS:,}, type any other id"
-                if len(convs) > MAX_CONV_OPTIONS else "") + ".")
+    if first_paint.is_light():  # a new tab: the map first, in the defaults of the boxes
+        color_by, conv = options[0], ""
+    else:
+        color_by = c1.selectbox("Colour by", options, key="sh_color", persist_state="page",
+                                format_func=lambda k: sv.COLOR_BY[k])
+        convs = state.query(sv.map_conversations, filters)
+        conv = c2.selectbox(
+            "Arrows from each message to its reason, for one conversation",
+            ("",) + convs[:MAX_CONV_OPTIONS], key="sh_conv", persist_state="page",
+            format_func=lambda c: c or "— none —",
+            accept_new_options=True,
+            help=f"{len(convs):,} conversations in the filter have a reason on a user "
+                 "message" + (f"; the list shows the first {MAX_CONV_OPTIONS:,}, type any "
+                              "other id" if len(convs) > MAX_CONV_OPTIONS else "") + ".")
     if conv and conv not in state.query(sv.map_conversation_set, filters):
         st.caption(f":material/info: `{conv[:80].replace('`', '')}` is not among the filtered "
                    "conversations with reasons: no arrows drawn.")

@@ -22,7 +22,12 @@ session is light only until its first full run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
 import streamlit as st
+
+T = TypeVar("T")
 
 #: Session flags: the rest has been asked for; this run is light; the request is placed.
 FULL = "_first_paint_full"
@@ -105,3 +110,11 @@ def stop_after_first_chart() -> None:
     if is_light():
         from components.ui import state
         state.end_page()
+
+
+def url_choice(key: str, options: Sequence[T], default: T) -> T:
+    """In a light run, the option a select box bound to the URL under ``key`` will show
+    when it is drawn: the link's value when it names one of ``options`` (compared as
+    text, as the URL holds it), else ``default``."""
+    raw = st.query_params.get(key)
+    return next((o for o in options if raw is not None and str(o) == raw), default)

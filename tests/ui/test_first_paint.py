@@ -147,3 +147,33 @@ def test_the_global_map_tab_previews_a_stratified_svg_sample_first(analysed_db, 
     rest_button(at)[0].click().run()
     full = [t for t in chart_specs(at)[0]["data"] if t.get("mode") == "markers"]
     assert {t["type"] for t in full} == {"scattergl"} and sum(map(_n_points, full)) == total
+
+
+def test_the_map_tab_draws_its_boxes_after_the_map_with_the_links_searches(
+        analysed_db, monkeypatch, browser):
+    """The map tab's select boxes and search boxes come with the rest of the page (their
+    code is not needed for the first chart), and the light run's map already highlights
+    what the link searches for, as the boxes bound to the link then show: the same hits
+    in both runs."""
+    import duckdb
+
+    from components.filters import Filters
+    from components.queries import shifts as sv
+
+    with duckdb.connect(str(analysed_db), read_only=True) as con:
+        word = "the"
+        n_hits = len(sv.keyword_map_hits(con, Filters(), word)["item_ids"])
+    assert n_hits > 0
+
+    def hit_points(spec):
+        return sum(_n_points(t) for t in spec["data"] if t.get("name", "").startswith(
+            "keyword"))
+
+    at = open_app(analysed_db, monkeypatch, "shifts", view="Global map", q=word, sk="nope")
+    assert not at.selectbox and not at.text_input
+    (spec,) = chart_specs(at)
+    assert hit_points(spec) == n_hits
+    rest_button(at)[0].click().run()
+    assert at.text_input(key="q").value == word and at.selectbox(key="sk").value == 50
+    assert at.selectbox(key="sh_color").value == "kind"
+    assert hit_points(chart_specs(at)[0]) == n_hits
