@@ -168,12 +168,12 @@ if semantic:
                        f" model `{info['model']}`). Select a row to open it at that turn. "
                        f"[See the hits on the global map]({on_map}).")
             tables.dataframe(table, hide_index=True, width="stretch", key=key, on_select=_pick_sem,
-                         column_order=RESULT_ORDER,
-                         selection_mode="single-row",
-                         column_config={
-                             "score": st.column_config.NumberColumn(
-                                 "similarity", format="%.3f", width=70),
-                             **RESULT_COLUMNS})
+                            column_order=RESULT_ORDER,
+                            selection_mode="single-row",
+                            column_config={
+                                "score": st.column_config.NumberColumn(
+                                    "similarity", format="%.3f", width=70),
+                                **RESULT_COLUMNS})
 
 # ---------------------------------------------------------------- the list
 
@@ -256,24 +256,24 @@ else:
     default = {"selection": {"rows": [ids.index(current)], "columns": []}} \
         if current in ids else None
     tables.dataframe(view, hide_index=True, width="stretch", key=list_key,
-                 on_select=_pick, selection_mode="single-row", selection_default=default,
-                 height=min(36 * (view.height + 1) + 4, 460),
-                 column_config={
-                     "participant": st.column_config.LinkColumn(
-                         display_text=r"pid=([^&#]+)", width=95,
-                         help="their profile on the Participants page (opens a new tab)"),
-                     "their matches": st.column_config.NumberColumn(
-                         width=100, help="this participant's conversations in the list"),
-                     "conversation": st.column_config.TextColumn(width=200),
-                     "task summary": st.column_config.TextColumn(width=360),
-                     "model": st.column_config.TextColumn(width=140),
-                     "messages": st.column_config.NumberColumn(width="small"),
-                     "thoughts": st.column_config.NumberColumn(width="small"),
-                     "dissatisfied": st.column_config.NumberColumn(
-                         width="small", help="reactions labelled Content Relevance, "
-                                             "Presentation Style or Scope Fit"),
-                     "hits": st.column_config.NumberColumn(
-                         width="small", help="messages and thoughts containing the keyword")})
+                    on_select=_pick, selection_mode="single-row", selection_default=default,
+                    height=min(36 * (view.height + 1) + 4, 460),
+                    column_config={
+                        "participant": st.column_config.LinkColumn(
+                            display_text=r"pid=([^&#]+)", width=95,
+                            help="their profile on the Participants page (opens a new tab)"),
+                        "their matches": st.column_config.NumberColumn(
+                            width=100, help="this participant's conversations in the list"),
+                        "conversation": st.column_config.TextColumn(width=200),
+                        "task summary": st.column_config.TextColumn(width=360),
+                        "model": st.column_config.TextColumn(width=140),
+                        "messages": st.column_config.NumberColumn(width="small"),
+                        "thoughts": st.column_config.NumberColumn(width="small"),
+                        "dissatisfied": st.column_config.NumberColumn(
+                            width="small", help="reactions labelled Content Relevance, "
+                                                "Presentation Style or Scope Fit"),
+                        "hits": st.column_config.NumberColumn(
+                            width="small", help="messages and thoughts containing the keyword")})
     ex1, ex2, _ = st.columns([1, 1, 2])
     ex1.download_button("Export conversations (JSONL)", state.deferred(exports.export_jsonl,
                                                                        filters),
@@ -419,12 +419,12 @@ with st.expander("Similar thoughts across the dataset", expanded=bool(ss.get("br
                         conv2, turn2 = rows[sel[0]]
                         _open(str(conv2), int(turn2))
                 tables.dataframe(sim_table, hide_index=True, width="stretch", key=skey,
-                             column_order=RESULT_ORDER,
-                             on_select=_pick_sim, selection_mode="single-row",
-                             column_config={
-                                 "score": st.column_config.NumberColumn(
-                                     "similarity", format="%.3f", width=70),
-                                 **RESULT_COLUMNS})
+                                column_order=RESULT_ORDER,
+                                on_select=_pick_sim, selection_mode="single-row",
+                                column_config={
+                                    "score": st.column_config.NumberColumn(
+                                        "similarity", format="%.3f", width=70),
+                                    **RESULT_COLUMNS})
                 st.caption("The 10 nearest reasons and reactions by cosine similarity of the "
                            "stored vectors (the thought itself excluded). Select a row to "
                            "open it.")

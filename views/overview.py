@@ -28,9 +28,9 @@ if not first_paint.is_light():
     with per_model:
         table = overview.per_model_table(state.query(overview.per_model, filters), totals)
         tables.dataframe(table, hide_index=True, width="stretch", height="content",
-                     column_config={c: st.column_config.NumberColumn(format="localized")
-                                    for c in ("users", "conversations", "messages",
-                                              "thoughts")})
+                        column_config={c: st.column_config.NumberColumn(format="localized")
+                                       for c in ("users", "conversations", "messages",
+                                                 "thoughts")})
         st.caption("Users are counted per model; a user who talked to two models counts in "
                    "both rows, once in *All models*.")
         charts.download(catalogue.PER_MODEL, filters, label="Download the table")

@@ -72,7 +72,7 @@ def everyone() -> None:
                    "keyword ending in “.” must be the whole word). Answers matching no "
                    "keyword are “(no group matched)”.")
         tables.dataframe(participants.keyword_groups_table(grouping), hide_index=True,
-                     width="stretch")
+                        width="stretch")
     compare.section(filters, ("age", "gender", "education", "ai_frequency"), key="pp")
 
 
@@ -181,9 +181,9 @@ def one_participant() -> None:
     st.markdown("##### Survey answers")
     survey = one.survey_answers(convs)
     tables.dataframe(survey["table"].select("question", "answer"), hide_index=True,
-                 width="stretch", column_config={
-                     "question": st.column_config.TextColumn(width=200),
-                     "answer": st.column_config.TextColumn(width="large")})
+                    width="stretch", column_config={
+                        "question": st.column_config.TextColumn(width=200),
+                        "answer": st.column_config.TextColumn(width="large")})
     notes = ["Answers are stored with each conversation; “—” = no answer."]
     if survey["differs"]:
         notes.append("**They differ between this participant's conversations** for: "

@@ -217,10 +217,10 @@ def global_map() -> None:
         with left:
             params = sidebar.url_params()
             tables.dataframe(sv.selection_table(texts, names, params), hide_index=True,
-                         width="stretch", height=420, column_config={
-                             "text": st.column_config.TextColumn(width="large"),
-                             "link": st.column_config.LinkColumn("conversation",
-                                                                 display_text=r"conv=([^&#]+)")})
+                            width="stretch", height=420, column_config={
+                                "text": st.column_config.TextColumn(width="large"),
+                                "link": st.column_config.LinkColumn("conversation",
+                                                                    display_text=r"conv=([^&#]+)")})
     st.caption("Map: one UMAP of all embedded user messages, reasons and reactions, fitted by "
                f"the build (fixed seed); the app only reads it. {CREDIT}")
 

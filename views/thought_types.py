@@ -139,8 +139,8 @@ link_config = {"open": st.column_config.LinkColumn("open", display_text="open â†
                "thought": st.column_config.TextColumn("thought", width="large")}
 if first["total"]:
     tables.dataframe(thoughts.thought_table(behind["rows"], display, sidebar.url_params()),
-                 hide_index=True, width="stretch", column_config=link_config,
-                 height=min(38 + 35 * behind["rows"].height, 420))
+                    hide_index=True, width="stretch", column_config=link_config,
+                    height=min(38 + 35 * behind["rows"].height, 420))
 
 # ---------------------------------------------------------------------------- transitions
 st.subheader("Transitions")
@@ -193,7 +193,7 @@ if links.height:
     if examples["total"] > PAGE_SIZE:
         st.caption(f"First {PAGE_SIZE} of {examples['total']:,} pairs.")
     tables.dataframe(thoughts.pair_table(examples["rows"], display, sidebar.url_params()),
-                 hide_index=True, width="stretch", column_config=link_config,
-                 height=min(38 + 35 * examples["rows"].height, 420))
+                    hide_index=True, width="stretch", column_config=link_config,
+                    height=min(38 + 35 * examples["rows"].height, 420))
 
 st.caption(f"{CREDIT} Labels and meanings: the paper's display names with our paraphrase.")

@@ -58,7 +58,7 @@ st.markdown(f"**Uncertain assignments: {n_uncertain:,} of {n_assigned:,} convers
 with st.expander("Uncertain assignments per domain"):
     tables.dataframe(certainty, hide_index=True, width="stretch", column_config={
         "share_uncertain": st.column_config.ProgressColumn("share uncertain", format="percent",
-                                                           min_value=0, max_value=1)})
+                                                              min_value=0, max_value=1)})
 
 # ---------------------------------------------------------------------------- A vs B
 compare.section(filters, ("domain", "reason", "reaction"), key="tp")
@@ -93,7 +93,7 @@ else:
         tables.dataframe(table, hide_index=True, width="stretch", column_config={
             "cluster": st.column_config.TextColumn(width="medium"),
             "top share": st.column_config.ProgressColumn(format="percent", min_value=0,
-                                                         max_value=1)})
+                                                            max_value=1)})
 
 # ---------------------------------------------------------------------------- thought types
 st.subheader("Thought types by domain")

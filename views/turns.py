@@ -100,13 +100,13 @@ st.markdown(f"**{found['total']:,}** dissatisfaction reactions"
             + (f" (the first {EXAMPLES})" if found["total"] > EXAMPLES else ""))
 if found["total"]:
     tables.dataframe(next_steps.example_table(found["rows"], state.display_names(),
-                                          sidebar.url_params(), measure),
-                 hide_index=True, width="stretch",
-                 column_config={"open": st.column_config.LinkColumn(
-                                    "open", display_text="open ↗", width="small"),
-                                "thought": st.column_config.TextColumn(width="large"),
-                                "next message": st.column_config.TextColumn(width="large")},
-                 height=min(38 + 35 * found["rows"].height, 420))
+                                             sidebar.url_params(), measure),
+                    hide_index=True, width="stretch",
+                    column_config={"open": st.column_config.LinkColumn(
+                                       "open", display_text="open ↗", width="small"),
+                                   "thought": st.column_config.TextColumn(width="large"),
+                                   "next message": st.column_config.TextColumn(width="large")},
+                    height=min(38 + 35 * found["rows"].height, 420))
 
 # ---------------------------------------------------------------------------- timing
 st.subheader("Timing")
