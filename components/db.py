@@ -49,10 +49,30 @@ def build_command(path: str | Path) -> str:
 ALIAS = "tt"
 
 
+#: Environment variable: DuckDB threads of each connection `connect` opens (default:
+#: DuckDB's own, one per core). `deploy/serve.py` gives each of N workers cores / N, so N
+#: workers on N cores do not each run a pool as wide as the machine.
+THREADS_ENV = "THOUGHTTRACE_DUCKDB_THREADS"
+
+
+def threads_from_env() -> int | None:
+    """`THREADS_ENV` as a positive int, None when unset or empty; anything else is a
+    ValueError that names the variable and what it holds."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{THREADS_ENV}={raw[:40]!r}: expected a whole number of threads, "
+                         "at least 1 (or unset for one per core)")
+    return int(raw)
+
+
 def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection whose default catalog is the DB file at ``path`` (the file as
-    it is now, never a cached instance of a file that was replaced at that path)."""
-    con = duckdb.connect(":memory:")
+    it is now, never a cached instance of a file that was replaced at that path), with
+    `THREADS_ENV` threads when it is set."""
+    threads = threads_from_env()
+    con = duckdb.connect(":memory:", config={} if threads is None else {"threads": threads})
     try:
         quoted = str(path).replace("'", "''")
         con.execute(f"ATTACH '{quoted}' AS {ALIAS} (READ_ONLY)")

@@ -40,8 +40,16 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+#: DuckDB threads of each worker (read by `components.db.connect`).
+THREADS_ENV = "THOUGHTTRACE_DUCKDB_THREADS"
 TEMPLATE = Path(__file__).with_name("haproxy.cfg.in")
 LOOPBACK = "127.0.0.1"
+
+
+def duckdb_threads(workers: int, cpus: int) -> int:
+    """DuckDB threads per worker: the machine's cores shared out (at least one), so the
+    workers' query pools together are as wide as the machine, not each of them."""
+    return max(1, cpus // max(1, workers))
 
 
 def free_ports(n: int) -> list[int]:
@@ -126,6 +134,8 @@ def serve(workers: int, port: int, db: Path, run_dir: Path, haproxy: str = "hapr
     # keeps a valid XSRF cookie
     env = {**os.environ, "THOUGHTTRACE_DB": str(db.resolve()),
            "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32)}
+    # each worker's DuckDB gets its share of the cores, unless the caller chose a number
+    env.setdefault(THREADS_ENV, str(duckdb_threads(workers, os.cpu_count() or 1)))
     procs: list[subprocess.Popen] = []
 
     def on_signal(signum, frame):  # noqa: ARG001 - signal handler signature

@@ -198,6 +198,19 @@ def test_new_clients_are_balanced_onto_different_workers(lab):
     assert {first[1], second[1]} == workers  # round robin: one each
 
 
+def test_each_worker_gets_its_share_of_the_cores_for_duckdb(lab):
+    """2 workers: each worker's DuckDB pool is half the machine's cores (at least one),
+    in the worker's environment and in the connection it opens."""
+    from components import db
+
+    want = str(serve_py.duckdb_threads(2, os.cpu_count() or 1))
+    assert serve_py.THREADS_ENV == db.THREADS_ENV
+    for w in lab["state"]["workers"]:
+        env = dict(item.split("=", 1) for item in
+                   Path(f"/proc/{w['pid']}/environ").read_text().split("\0") if "=" in item)
+        assert env[db.THREADS_ENV] == want
+
+
 def test_a_client_with_its_cookie_keeps_its_worker_for_page_and_websocket(lab):
     for mine, other in (("w1", "w2"), ("w2", "w1")):
         before = sessions(lab["sock"])
