@@ -61,16 +61,23 @@ def _load(comparison: Comparison | None) -> None:
         ss[_key(name)] = list(getattr(b, name))
 
 
-def _drop_stray_subtopics(opts: Mapping[str, Any]) -> list[str]:
-    """B's subtopics follow B's domains, as A's do in the sidebar: drop every chosen B
-    subtopic that is no (primary) subtopic of a chosen B domain before anything is counted.
+def drop_stray_subtopics(domains_key: str, subtopics_key: str,
+                         opts: Mapping[str, Any]) -> list[str]:
+    """Subtopics follow the chosen domains, for A's widgets (the sidebar) and for B's:
+    drop from the subtopic widget (session key ``subtopics_key``) every chosen subtopic
+    that is no (primary) subtopic of a domain chosen in ``domains_key``, before anything
+    is counted (else a run's counts would combine the new domains with an old subtopic).
     Returns the dropped ones."""
     ss = st.session_state
-    chosen = ss.get(_key("subtopics")) or []
-    stray = stray_subtopics(ss.get(_key("domains")) or [], chosen, opts)
+    chosen = ss.get(subtopics_key) or []
+    stray = stray_subtopics(ss.get(domains_key) or [], chosen, opts)
     if stray:
-        ss[_key("subtopics")] = [s for s in chosen if s not in stray]
+        ss[subtopics_key] = [s for s in chosen if s not in stray]
     return stray
+
+
+def _drop_stray_subtopics(opts: Mapping[str, Any]) -> list[str]:
+    return drop_stray_subtopics(_key("domains"), _key("subtopics"), opts)
 
 
 def current() -> Comparison | None:

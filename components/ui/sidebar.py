@@ -23,7 +23,6 @@ from components.filters import (
     domain_subtopics,
     from_query_params,
     seq_name,
-    stray_subtopics,
 )
 from components.queries import core
 from components.ui import compare, state
@@ -105,16 +104,7 @@ def _user_ids(text: object) -> list[str]:
 
 
 def _drop_stray_subtopics(opts: dict) -> list[str]:
-    """Subtopics follow the chosen domains: drop from the subtopic widget every chosen
-    subtopic that is no (primary) subtopic of a chosen domain, before anything is counted
-    (else this run's counts would combine the new domains with the old subtopic). Returns
-    the dropped ones."""
-    ss = st.session_state
-    chosen = ss.get(_widget_key("subtopics")) or []
-    stray = stray_subtopics(ss.get(_widget_key("domains")) or [], chosen, opts)
-    if stray:
-        ss[_widget_key("subtopics")] = [s for s in chosen if s not in stray]
-    return stray
+    return compare.drop_stray_subtopics(_widget_key("domains"), _widget_key("subtopics"), opts)
 
 
 def _reset(bounds: dict[str, tuple[int, int]]) -> None:
