@@ -187,8 +187,7 @@ def _stage_dynamics(source: Source, filters: Filters, kind: str, rule: str = "re
 
 
 def _stage_vs_published(source: Source, filters: Filters, kind: str = "reason") -> Drawn:
-    result = source.query(qt.stage_shares, filters, kind, "relative", "none",
-                          qt.panels("none", qt.DEFAULT_TOP_N))
+    result = source.query(qt.stage_shares, filters, kind, "relative", "none", qt.DEFAULT_TOP_N)
     fig = ft.stage_vs_published(result, kind, qt.STAGE_RULES["relative"].title,
                                 published.STAGE_SHARES, published.STAGE_SHARES_APPROX)
     shares = result["shares"]

@@ -83,18 +83,12 @@ def count_conversations(con: duckdb.DuckDBPyConnection, filters: Filters) -> int
     return int(scalar(con, f"SELECT count(*) FROM conversations c WHERE {where}", params))
 
 
-def facet_counts(con: duckdb.DuckDBPyConnection, filters: Filters, column: str
-                 ) -> pl.DataFrame:
-    """Conversations per value of one facet column (NULL as '(missing)') under ``filters``:
-    value, n. ``column`` is one of the SQL expressions of `components.filters.FACETS`
-    (fixed strings from code, never user input)."""
-    return facet_counts_many(con, filters, (column,))[column]
-
-
 def facet_counts_many(con: duckdb.DuckDBPyConnection, filters: Filters,
                       columns: tuple[str, ...]) -> dict[str, pl.DataFrame]:
-    """`facet_counts` of several facet columns under the same ``filters``, in one query:
-    column -> frame (value, n; most conversations first, then by value)."""
+    """Conversations per value of each facet column (NULL as '(missing)') under the same
+    ``filters``, in one query: column -> frame (value, n; most conversations first, then
+    by value). ``columns`` are SQL expressions of `components.filters.FACETS` (fixed
+    strings from code, never user input)."""
     allowed = {expr for _, expr in FACETS.values()}
     unknown = [c for c in columns if c not in allowed]
     if unknown:

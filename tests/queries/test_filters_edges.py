@@ -133,8 +133,8 @@ def test_sidebar_facet_counts_by_hand(con):
     # a subset with no conversation: every facet empty, none dropped
     got = _counts(core.sidebar_facet_counts(con, Filters(users=("nobody",)), names))
     assert got == dict.fromkeys(names, [])
-    assert _counts({"m": core.facet_counts(con, Filters(genders=("Male",)), "{a}.model_name")}
-                   ) == {"m": [("Claude", 1), ("Grok", 1)]}
+    assert _counts(core.sidebar_facet_counts(con, Filters(genders=("Male",)), ("models",))
+                   ) == {"models": [("Claude", 1), ("Grok", 1)]}
     with pytest.raises(ValueError, match="unknown facet column"):
         core.facet_counts_many(con, Filters(), ("{a}.domain", "1; DROP TABLE x"))
 

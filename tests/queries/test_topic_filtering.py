@@ -156,9 +156,10 @@ def test_domain_and_subtopic_filter_on_the_primary_topic(con, filters, expected)
 
 def test_facet_counts_count_primary_topics(con):
     """The sidebar's domain counts: one per conversation, by its primary domain."""
-    counts = dict(core.facet_counts(con, Filters(), "{a}.domain").iter_rows())
+    counts = dict(core.sidebar_facet_counts(con, Filters(), ("domains",))["domains"].iter_rows())
     assert counts == {TECH: 3, EDU: 1, HEALTH: 1, CULT: 1}
-    subs = dict(core.facet_counts(con, Filters(domains=(TECH,)), "{a}.subtopic").iter_rows())
+    subs = core.sidebar_facet_counts(con, Filters(domains=(TECH,)), ("subtopics",))
+    subs = dict(subs["subtopics"].iter_rows())
     assert subs == {PROG: 2, GADGETS: 1}
 
 
