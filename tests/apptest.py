@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 from streamlit.testing.v1 import AppTest
 
-from tests.corpus import REPO
+from tests.corpus import REPO, top_model
 
 #: Page name -> its script, as app.py registers them (the URL paths are pinned there).
 PAGE_SCRIPTS = {
@@ -88,11 +88,11 @@ def texts(at: AppTest) -> str:
 
 def model_and_wrong_provider(db: Path) -> tuple[str, str]:
     """The most frequent model and a provider that is not its own."""
+    model = top_model(db)
     c = duckdb.connect(str(db), read_only=True)
     try:
-        (model, provider), = c.execute(
-            "SELECT model_name, model_provider FROM conversations GROUP BY ALL "
-            "ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()
+        (provider,), = c.execute("SELECT any_value(model_provider) FROM conversations "
+                                 "WHERE model_name = ?", [model]).fetchall()
         other = c.execute("SELECT model_provider FROM conversations WHERE model_provider <> ?"
                           " LIMIT 1", [provider]).fetchall()
     finally:

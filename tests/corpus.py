@@ -93,6 +93,14 @@ def dialogue(conv_id: str, pairs: Iterable[tuple[str, str]], *, task_summary: st
                            "occupation": "teacher", "frequency": "3", "purposes": "work"}])
 
 
+def top_model(db: Path) -> str:
+    """The most frequent model of the DB file ``db`` (ties by name)."""
+    import duckdb
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute("SELECT model_name FROM conversations GROUP BY 1 "
+                           "ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()[0][0]
+
+
 def write_jsonl(path: Path, records: Iterable) -> Path:
     """Write records (dicts, or raw str/bytes lines written verbatim), one per line."""
     path.parent.mkdir(parents=True, exist_ok=True)

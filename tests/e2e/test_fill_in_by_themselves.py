@@ -22,12 +22,11 @@ import os
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from precompute import pipeline
 from precompute.config import Settings
-from tests.corpus import DEMO, REPO, build_analysed_db
+from tests.corpus import DEMO, REPO, build_analysed_db, top_model
 from tests.e2e.conftest import CHROMIUM
 from tests.servers import serve
 
@@ -80,15 +79,6 @@ def _publish(src: Path, db: Path) -> None:
     os.replace(tmp, db)
 
 
-def _top_model(db: Path) -> str:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute("SELECT model_name FROM conversations GROUP BY 1 "
-                           "ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()[0][0]
-    finally:
-        con.close()
-
-
 def test_the_subset_metrics_fill_in_by_themselves(demo_dbs, tmp_path, monkeypatch, chromium):
     from urllib.parse import quote_plus
 
@@ -102,7 +92,7 @@ def test_the_subset_metrics_fill_in_by_themselves(demo_dbs, tmp_path, monkeypatc
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hook), str(REPO)]))
     db = tmp_path / "app.duckdb"
     shutil.copyfile(demo_dbs["full"], db)
-    model = _top_model(db)
+    model = top_model(db)
     with serve(db, tmp_path) as server:
         page = chromium.new_page(viewport={"width": 1400, "height": 2000})
         page.goto(server["url"] + "/")  # a fresh server: let the router register the pages

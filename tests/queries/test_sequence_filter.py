@@ -21,7 +21,7 @@ from components.queries import conversations as browse
 from components.queries import core
 from precompute import pipeline
 from precompute.config import Settings
-from tests.corpus import conversation, write_jsonl
+from tests.corpus import conversation, top_model, write_jsonl
 
 # reasons (user messages)
 TM, TC, CE, SE, SO = ("task_motivation", "task_continuation", "content_expectation",
@@ -211,8 +211,7 @@ def test_every_option_pair_agrees_with_walking_the_thoughts(con, sample_ingest_d
     from components.filters import LABEL_GROUPS
     sample = duckdb.connect(str(sample_ingest_db), read_only=True)
     try:
-        model = sample.execute("SELECT model_name FROM conversations GROUP BY 1 "
-                               "ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()[0][0]
+        model = top_model(sample_ingest_db)
         for db, filters, every in ((con, Filters(), True), (sample, Filters(), True),
                                    (sample, Filters(models=(model,)), False)):
             codes = [r[0] for r in db.execute("SELECT code FROM labels").fetchall()]

@@ -272,11 +272,9 @@ def test_the_subset_metrics_fill_in_by_their_fragment(monkeypatch, timers, dbs):
     (The fragment asks `state.soon_done`, which checks the DB file in the fragment's run:
     `Timers.full_runs` counts that too, so a fragment-only run is told by its tree, which
     holds the fragment's elements only.)"""
-    import duckdb
+    from tests.corpus import top_model
 
-    with duckdb.connect(str(dbs["full"]), read_only=True) as con:
-        model = con.execute("SELECT model_name FROM conversations GROUP BY 1 "
-                            "ORDER BY count(*) DESC, 1 LIMIT 1").fetchall()[0][0]
+    model = top_model(dbs["full"])
     release = threading.Event()
     real = sv.metrics
 
